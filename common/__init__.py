@@ -1,0 +1,5 @@
+"""What every package of the suite shares: data, pipelines, the GAN base model, training, plots."""
+import os
+
+# Users see their progress, not TensorFlow's start-up logs.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -1,0 +1,74 @@
+"""Pictures a user looks at: image grids with row/column labels, loss curves, confusion matrices."""
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def _save(fig, path):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(".tmp-" + path.name)
+    fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", bbox_inches="tight", dpi=100)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def image_grid(images, path, row_labels=None, col_labels=None, title=None):
+    """images: (rows, cols, H, W, C), uint8 or float in [-1, 1]; a list of rows also works."""
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        images = np.clip(np.rint((images.astype(np.float32) + 1) * 127.5), 0, 255).astype(np.uint8)
+    rows, cols = images.shape[:2]
+    h, w = images.shape[2:4]
+    scale = max(0.6, 48 / max(h, w))
+    fig, axes = plt.subplots(rows, cols, squeeze=False,
+                             figsize=(cols * w * scale / 40 + 1, rows * h * scale / 40 + 0.5))
+    for r in range(rows):
+        for c in range(cols):
+            ax = axes[r][c]
+            img = images[r, c]
+            ax.imshow(img[..., 0] if img.shape[-1] == 1 else img, cmap="gray", vmin=0, vmax=255,
+                      interpolation="nearest")
+            ax.set_xticks([]), ax.set_yticks([])
+            if c == 0 and row_labels is not None:
+                ax.set_ylabel(str(row_labels[r]), rotation=0, ha="right", va="center")
+            if r == 0 and col_labels is not None:
+                ax.set_title(str(col_labels[c]), fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+    return _save(fig, path)
+
+
+def loss_curves(csv_path, path, x="epoch", title=None):
+    """One line per logged column of a CSV loss log, against its `x` column."""
+    table = pd.read_csv(csv_path)
+    if table.empty:
+        return None
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for column in table.columns:
+        if column != x and column != "step" and column != "epoch":
+            ax.plot(table[x], table[column], label=column)
+    ax.set_xlabel(x)
+    ax.set_ylabel("loss")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)
+
+
+def confusion_matrix(y_true, y_pred, path, labels=None, title=None):
+    from sklearn.metrics import ConfusionMatrixDisplay
+    fig, ax = plt.subplots(figsize=(6, 6))
+    ConfusionMatrixDisplay.from_predictions(y_true, y_pred, display_labels=labels, ax=ax,
+                                            colorbar=False, values_format="d")
+    if title:
+        ax.set_title(title)
+    return _save(fig, path)

@@ -1,0 +1,205 @@
+"""The one train function every package uses: `model.fit` under a tf.distribute strategy, with
+Progbar progress, CSV loss logs, atomic `.weights.h5` checkpoints + a JSON training state, automatic
+resume, sample grids, loss-curve plots and a stop on NaN/Inf losses."""
+import csv
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+
+import keras
+import numpy as np
+import pandas as pd
+import tensorflow as tf
+
+from common import plots
+from common.cli import RESUME_FREE_KEYS, STATE_FILE, write_json_atomic
+from common.errors import TrainingError
+
+LOSSES_CSV = "losses.csv"
+STEPS_CSV = "steps.csv"
+CHECKPOINTS = "checkpoints"
+
+
+def seed_everything(seed):
+    """One seed for Python, NumPy and Keras/TensorFlow."""
+    keras.utils.set_random_seed(seed)
+
+
+def get_strategy(name="default"):
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multiworker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def config_hash(config):
+    kept = {k: v for k, v in config.items() if k not in RESUME_FREE_KEYS}
+    return hashlib.sha1(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _seed_states(model):
+    """SeedGenerator states (the model's own and those of e.g. Dropout): save_weights omits them."""
+    return [v for v in model.variables if "seed_generator" in v.path]
+
+
+def save_checkpoint(model, run_dir, epoch, config):
+    """Weights of every network, optimizer and tracker, then the state that points at them; each is
+    written to a temporary file and renamed, so a crash never leaves a half-written checkpoint."""
+    folder = Path(run_dir) / CHECKPOINTS
+    folder.mkdir(parents=True, exist_ok=True)
+    name = f"epoch_{epoch:04d}.weights.h5"
+    tmp = folder / "partial.weights.h5"
+    model.save_weights(tmp)
+    os.replace(tmp, folder / name)
+    state = {"epoch": epoch, "checkpoint": name, "config_hash": config_hash(config),
+             "seed_states": [np.asarray(v).tolist() for v in _seed_states(model)]}
+    write_json_atomic(Path(run_dir) / STATE_FILE, state)
+    for old in sorted(folder.glob("epoch_*.weights.h5"))[:-2]:    # keep this one and the one before
+        old.unlink()
+
+
+def load_checkpoint(model, run_dir, config=None):
+    """Restore the latest checkpoint of a run dir into a built and compiled model; returns the number
+    of epochs already done (0 when there is none)."""
+    state_path = Path(run_dir) / STATE_FILE
+    if not state_path.exists():
+        return 0
+    state = json.loads(state_path.read_text())
+    if config is not None and state["config_hash"] != config_hash(config):
+        raise TrainingError(f"{run_dir}: the checkpoint was made with another configuration; "
+                            "pass --overwrite to start over")
+    model.load_weights(Path(run_dir) / CHECKPOINTS / state["checkpoint"])
+    for variable, value in zip(_seed_states(model), state["seed_states"]):
+        variable.assign(np.asarray(value, dtype=variable.dtype))
+    return int(state["epoch"])
+
+
+def _truncate_csv(path, column, keep_below):
+    """Drop log rows written after the checkpoint being resumed from."""
+    if path.exists() and path.stat().st_size:
+        table = pd.read_csv(path)
+        table[table[column] < keep_below].to_csv(path, index=False)
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss; the checkpointer then keeps the last good one."""
+
+    def __init__(self):
+        super().__init__()
+        self.bad = None
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        for key, value in (logs or {}).items():
+            if not math.isfinite(float(value)):
+                self.bad = f"{key} became {value} at epoch {self.epoch + 1}, step {batch + 1}"
+                self.model.stop_training = True
+                return
+
+
+class CSVLog(keras.callbacks.Callback):
+    """Loss log with a header: one row per epoch (`epoch` from 0, then the trackers' epoch means),
+    or with `per_step` one row per step (`step` from 1, `epoch`, then the values logged at that step)."""
+
+    def __init__(self, path, per_step=False, steps_per_epoch=None):
+        super().__init__()
+        self.path, self.per_step, self.steps_per_epoch = Path(path), per_step, steps_per_epoch
+        self.epoch = 0
+        self.file = self.writer = None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.per_step:
+            self._row({"step": self.epoch * self.steps_per_epoch + batch + 1, "epoch": self.epoch}, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if not self.per_step:
+            self._row({"epoch": epoch}, logs)
+        if self.file:
+            self.file.flush()
+
+    def _row(self, index, logs):
+        logs = logs or {}
+        if self.writer is None:
+            new = not self.path.exists() or not self.path.stat().st_size
+            self.file = open(self.path, "a", newline="")
+            self.writer = csv.writer(self.file)
+            if new:
+                self.writer.writerow([*index, *logs])
+        self.writer.writerow([*index.values(), *(float(v) for v in logs.values())])
+
+    def on_train_end(self, logs=None):
+        if self.file:
+            self.file.close()
+            self.file = self.writer = None
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Every `every` epochs and at the last: checkpoint, sample grid, loss plot."""
+
+    def __init__(self, run_dir, config, epochs, every, guard, sample_fn=None, sample_every=None):
+        super().__init__()
+        self.run_dir, self.config, self.epochs, self.every = Path(run_dir), config, epochs, every
+        self.guard, self.sample_fn, self.sample_every = guard, sample_fn, sample_every or every
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.guard.bad:
+            return
+        done = epoch + 1
+        if done % self.every == 0 or done == self.epochs:
+            save_checkpoint(self.model, self.run_dir, done, self.config)
+            plots.loss_curves(self.run_dir / LOSSES_CSV, self.run_dir / "losses.png")
+        if self.sample_fn and (done % self.sample_every == 0 or done == self.epochs):
+            samples = self.sample_fn(self.model)
+            if not isinstance(samples, dict):
+                samples = {"images": samples}
+            plots.image_grid(path=self.run_dir / "samples" / f"epoch_{done:04d}.png", **samples)
+
+
+def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=None,
+          save_every=1, sample_fn=None, sample_every=None, step_log=False, verbose=1):
+    """Build the model in the strategy's scope, resume from the run dir's latest checkpoint, and fit.
+
+    build(): returns the compiled GAN. data_fn(start_epoch): the training stream from that epoch on
+    (e.g. `common.pipeline.make_dataset(..., start_epoch=...)[0]`). sample_fn(model): images in
+    [-1, 1] shaped (rows, cols, H, W, C), or a dict of `plots.image_grid` arguments.
+    Returns the trained model; raises TrainingError on a NaN/Inf loss after keeping the last good
+    checkpoint.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        model = build()
+    initial_epoch = load_checkpoint(model, run_dir, config)
+    if initial_epoch >= epochs:
+        if verbose:
+            print(f"{run_dir}: already trained for {initial_epoch} epochs (pass more --epochs to go on)")
+        return model
+    if initial_epoch and verbose:
+        print(f"{run_dir}: resuming after epoch {initial_epoch}")
+    _truncate_csv(run_dir / LOSSES_CSV, "epoch", initial_epoch)
+    _truncate_csv(run_dir / STEPS_CSV, "step", initial_epoch * steps_per_epoch + 1)
+    guard = NaNGuard()
+    callbacks = [guard, CSVLog(run_dir / LOSSES_CSV)]
+    if step_log:
+        callbacks.append(CSVLog(run_dir / STEPS_CSV, per_step=True, steps_per_epoch=steps_per_epoch))
+    callbacks.append(Checkpointer(run_dir, config, epochs, save_every, guard, sample_fn, sample_every))
+    model.fit(data_fn(initial_epoch), epochs=epochs, initial_epoch=initial_epoch,
+              steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
+              shuffle=False)
+    if guard.bad:
+        state = run_dir / STATE_FILE
+        kept = json.loads(state.read_text())["epoch"] if state.exists() else None
+        raise TrainingError(f"{guard.bad}; the last good checkpoint "
+                            + (f"(epoch {kept}) is kept in {run_dir / CHECKPOINTS}" if kept
+                               else "does not exist: no epoch finished"))
+    return model

@@ -140,7 +140,8 @@ def main(fn):
     """Decorate an entry point: user errors become one line on stderr and exit status 2."""
     @functools.wraps(fn)
     def wrapper(argv=None):
-        prog = Path(sys.argv[0]).name if argv is None else fn.__module__
+        script = Path(sys.argv[0])
+        prog = script.parent.name if script.name == "__main__.py" else f"{script.parent.name}/{script.name}"
         try:
             return fn(argv)
         except UserError as e:

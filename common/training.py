@@ -55,7 +55,7 @@ def save_checkpoint(model, run_dir, epoch, config):
     model.save_weights(tmp)
     os.replace(tmp, folder / name)
     state = {"epoch": epoch, "checkpoint": name, "config_hash": config_hash(config),
-             "seed_states": [np.asarray(v).tolist() for v in _seed_states(model)]}
+             "seed_states": [keras.ops.convert_to_numpy(v).tolist() for v in _seed_states(model)]}
     write_json_atomic(Path(run_dir) / STATE_FILE, state)
     for old in sorted(folder.glob("epoch_*.weights.h5"))[:-2]:    # keep this one and the one before
         old.unlink()

@@ -1,0 +1,110 @@
+"""The shared train function on a toy GAN: logs, checkpoints, exact resume, NaN stop, replicas."""
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import toy
+from common import cli, pipeline, training
+from common.errors import TrainingError, UserError
+
+CONFIG = {"seed": 0, "lr": 0.01, "epochs": 4}
+X = toy.images()
+
+
+def fit(run_dir, epochs, poison_at=None, config=CONFIG):
+    training.seed_everything(0)
+    return training.train(
+        toy.build(poison_at=poison_at),
+        lambda e: pipeline.make_dataset(X, batch_size=16, seed=0, start_epoch=e)[0],
+        run_dir, epochs=epochs, steps_per_epoch=4, config=config, verbose=0, step_log=True,
+        sample_fn=lambda m: m.generator(np.zeros((6, toy.LATENT), np.float32)).numpy().reshape(2, 3, 8, 8, 1))
+
+
+def state(model):
+    return [v.numpy() for v in model.weights] + [v.numpy() for v in model.d_optimizer.variables
+                                                   + model.g_optimizer.variables]
+
+
+def test_two_plus_two_epochs_equal_four(tmp_path):
+    straight = state(fit(tmp_path / "a", 4))
+    fit(tmp_path / "b", 2)
+    resumed = state(fit(tmp_path / "b", 4))
+    for a, b in zip(straight, resumed):
+        np.testing.assert_array_equal(a, b)
+    log = pd.read_csv(tmp_path / "b" / training.LOSSES_CSV)
+    assert list(log.columns) == ["epoch", "d_loss", "g_loss"] and log["epoch"].tolist() == [0, 1, 2, 3]
+    steps = pd.read_csv(tmp_path / "b" / training.STEPS_CSV)
+    assert steps["step"].tolist() == list(range(1, 17))
+    assert sorted(p.name for p in (tmp_path / "b" / "samples").iterdir())[-1] == "epoch_0004.png"
+    assert (tmp_path / "b" / "losses.png").exists()
+
+
+def test_checkpoints_are_complete_files(tmp_path):
+    fit(tmp_path, 3)
+    saved = json.loads((tmp_path / "state.json").read_text())
+    files = sorted(p.name for p in (tmp_path / training.CHECKPOINTS).iterdir())
+    assert saved["epoch"] == 3 and saved["checkpoint"] == "epoch_0003.weights.h5"
+    assert files == ["epoch_0002.weights.h5", "epoch_0003.weights.h5"]     # no partial file left
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_nan_stops_training_and_keeps_the_last_good_checkpoint(tmp_path):
+    with pytest.raises(TrainingError, match=r"d_loss became nan at epoch 2.*epoch 1\)"):
+        fit(tmp_path, 4, poison_at=5)          # the 6th step (epoch 2) goes NaN
+    assert json.loads((tmp_path / "state.json").read_text())["epoch"] == 1
+    good = toy.build()()
+    assert training.load_checkpoint(good, tmp_path) == 1
+    assert all(np.isfinite(v).all() for v in state(good))
+
+
+def test_a_changed_configuration_is_refused_on_resume(tmp_path):
+    run = cli.prepare_run_dir(tmp_path / "run", dict(CONFIG))
+    fit(run, 1)
+    cli.prepare_run_dir(run, dict(CONFIG, epochs=8))           # more epochs: fine
+    with pytest.raises(UserError, match=r"lr: 0.01 -> 0.02"):
+        cli.prepare_run_dir(run, dict(CONFIG, lr=0.02))
+    assert (run / "state.json").exists()                        # nothing lost
+    cli.prepare_run_dir(run, dict(CONFIG, lr=0.02, overwrite=True))
+    assert not (run / "state.json").exists()
+
+
+REPLICAS = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    sys.path.insert(0, {tests!r})
+    import toy
+    from common import training
+    x = toy.images(32)
+    z = np.random.default_rng(1).normal(size=(32, toy.LATENT)).astype("float32")
+
+    def one_step(strategy):
+        training.seed_everything(0)
+        with strategy.scope():
+            model = toy.build()()
+        for d in model.discriminator.layers:       # no dropout: replicas must see the same function
+            if hasattr(d, "rate"):
+                d.rate = 0.0
+        ds = tf.data.Dataset.from_tensor_slices(((x / 127.5 - 1).astype("float32"), z)).batch(32)
+        model.fit(ds, epochs=1, verbose=0)
+        return [v.numpy() for v in model.weights]
+
+    one = one_step(tf.distribute.OneDeviceStrategy("/cpu:0"))
+    two = one_step(tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]))
+    print(max(float(np.abs(a - b).max()) for a, b in zip(one, two)))
+""")
+
+
+def test_mirrored_step_equals_one_device_step():
+    script = REPLICAS.format(tests=str(Path(__file__).parent))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert float(result.stdout.strip().splitlines()[-1]) < 1e-5

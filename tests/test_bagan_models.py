@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from bagan import models
 from common.errors import UserError
@@ -87,10 +88,8 @@ def test_gp_networks_pad_and_crop():
     emb = models.build_gp_embedding(10)
     g = models.build_gp_generator(emb, models.build_gp_decoder(shape))
     d = models.build_gp_discriminator(shape, 10)
-    z = np.zeros((3, 128), "float32")
-    y = np.array([0, 1, 9], "int32")
-    import tensorflow as tf
-    y = tf.constant(y)
+    z = tf.zeros((3, 128))
+    y = tf.constant([0, 1, 9], tf.int32)
     x = g([z, y])
     assert x.shape == (3, 28, 28, 1)
     assert d([x, y]).shape == (3, 1)

@@ -1,0 +1,59 @@
+import argparse
+import json
+
+import pytest
+
+from common import cli, datasets
+from common.errors import UserError
+
+
+def test_bounded_types():
+    unit = cli.bounded(float, 0, 1, low_open=True)
+    assert unit("1") == 1.0
+    for bad in ("0", "1.5", "x"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            unit(bad)
+
+
+def test_profile_values_are_overridden_by_flags():
+    parser = cli.ArgumentParser(parents=[cli.parent_parser()])
+    profiles = {"quick": {"epochs": 5, "batch_size": 64}, "smoke": {"epochs": 1, "batch_size": 8}}
+    config = cli.resolve(parser.parse_args(["--profile", "smoke", "--batch-size", "4"]), profiles)
+    assert config["epochs"] == 1 and config["batch_size"] == 4 and config["profile"] == "smoke"
+
+
+def test_parser_errors_are_one_line(capsys):
+    parser = cli.ArgumentParser(prog="x", parents=[cli.parent_parser()])
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args(["--epochs", "0"])
+    assert exit_.value.code == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_a_failed_run_leaves_no_run_dir_but_keeps_existing_ones(tmp_path, capsys):
+    @cli.main
+    def entry(argv):
+        cli.prepare_run_dir(tmp_path / argv[0], {"seed": 0})
+        raise UserError("bad input")
+
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "state.json").write_text("{}")
+    for name in ("new", "old"):
+        with pytest.raises(SystemExit) as exit_:
+            entry([name])
+        assert exit_.value.code == 2
+    assert not (tmp_path / "new").exists()
+    assert (tmp_path / "old" / "state.json").exists()
+    assert capsys.readouterr().err.strip().endswith("error: bad input")
+    assert json.loads((tmp_path / "old" / "config.json").read_text())["config"] == {"seed": 0}
+
+
+def test_offline_download_failure_names_the_expected_files(tmp_path, monkeypatch):
+    import keras
+
+    def no_network():
+        raise OSError("Could not resolve host")
+    monkeypatch.delenv("GAN_OFFLINE")
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", no_network)
+    with pytest.raises(UserError, match=r"mnist\.npz.*download failed: OSError"):
+        datasets.load("mnist", "train", tmp_path)

@@ -32,18 +32,21 @@ def data_dir(flag=None):
     return Path("data")
 
 
+_resolve_data_dir = data_dir  # `load` takes a parameter of the same name
+
+
 def cache_dir():
     return Path(os.environ.get("GAN_CACHE_DIR", Path.home() / ".cache" / "gan-suite"))
 
 
-def load(name, split="train", data_dir_=None, **options):
+def load(name, split="train", data_dir=None, **options):
     """Load a dataset by name (mnist, cifar10, omniglot, gtsrb, celeba) or as a folder of class folders.
 
-    `data_dir_` is the dataset root (resolved by `data_dir`); each dataset is looked for in
+    `data_dir` is the dataset root (default: `data_dir()`); each dataset is looked for in
     `<root>/<name>/` and in `<root>` itself. A path to an existing directory as `name` loads the
     user's own images (one sub-folder per class; pass `size=` to resize).
     """
-    root = Path(data_dir_) if data_dir_ is not None else data_dir()
+    root = Path(data_dir) if data_dir is not None else _resolve_data_dir()
     key = str(name).lower()
     if key in LOADERS:
         module = LOADERS[key]

@@ -1,0 +1,150 @@
+"""Evaluate a BEGAN run: M and k_t over training, a sample grid, FID/KID against held-out real images.
+
+    python -m began.evaluate results/began/celeba_32px_quick_seed0 --profile quick --data-dir ../shared/data
+
+Writes RUN_DIR/convergence.png (M, k_t and the learning rate per step), RUN_DIR/eval_samples.png,
+RUN_DIR/metrics.json, RUN_DIR/metrics.md and RUN_DIR/headline.json. FID/KID need common.metrics.fid;
+without it they are reported as unavailable.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from common import cli, datasets  # noqa: E402
+from common.training import LOSSES_CSV, STEPS_CSV  # noqa: E402
+
+FID_SAMPLES = {"smoke": 64, "quick": None, "paper": None}   # None: as many as held-out images
+
+
+def convergence(run_dir):
+    """First/last epoch means of M and the k_t trajectory, from losses.csv and steps.csv."""
+    epochs = pd.read_csv(Path(run_dir) / LOSSES_CSV)
+    steps = pd.read_csv(Path(run_dir) / STEPS_CSV)
+    first, last = float(epochs["measure"].iloc[0]), float(epochs["measure"].iloc[-1])
+    marks = np.unique(np.linspace(0, len(steps) - 1, 6).round().astype(int))
+    return {
+        "epochs": int(len(epochs)), "steps": int(len(steps)),
+        "first_epoch_mean_M": first, "last_epoch_mean_M": last,
+        "M_reduction": 1.0 - last / first,
+        "k_t_trajectory": {int(steps["step"].iloc[i]): float(steps["k_t"].iloc[i]) for i in marks},
+        "k_t_epoch_end": [float(v) for v in epochs["k_t"]],
+        "lr_epoch_end": [float(v) for v in epochs["lr"]],
+        "last_epoch_mean_L_real": float(epochs["loss_real"].iloc[-1]),
+        "last_epoch_mean_L_fake": float(epochs["loss_fake"].iloc[-1]),
+    }, steps
+
+
+def plot_convergence(steps, path, gamma):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(3, 1, figsize=(8, 8), sharex=True)
+    window = max(1, len(steps) // 50)
+    axes[0].plot(steps["step"], steps["step_measure"], alpha=0.3, label="M per step")
+    axes[0].plot(steps["step"], steps["step_measure"].rolling(window, min_periods=1).mean(),
+                 label=f"M, running mean of {window}")
+    axes[0].set_ylabel("M_global")
+    axes[1].plot(steps["step"], steps["k_t"], color="C2")
+    axes[1].set_ylabel("k_t")
+    axes[2].plot(steps["step"], steps["lr"], color="C3")
+    axes[2].set_ylabel("learning rate")
+    axes[2].set_xlabel("step")
+    axes[0].legend(fontsize=8)
+    axes[0].set_title(f"BEGAN convergence (gamma = {gamma})")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def fid(config, model, data_dir, n, seed):
+    """FID/KID of generated vs held-out real images, or None when common.metrics is absent."""
+    try:
+        from common.metrics.fid import fid_kid
+    except ImportError:
+        return None
+    from began.generate import generate, held_out_images, latent
+    from common import pipeline
+    real = held_out_images(config, data_dir)
+    n = min(n or len(real), len(real))
+    real = real[:n]
+    fake = pipeline.to_uint8(generate(model, latent(model, n, seed + 1000)))
+    return dict(fid_kid(real, fake, data_dir=data_dir), fid_count=n)
+
+
+def headline(config, metrics):
+    data = "CelebA 6k subset" if config["dataset"] == "celeba" else Path(config["dataset"]).name
+    setting = f"{config['image_size']}px, n={config['num_filters']}, {metrics['epochs']} epochs"
+    rows = [{"paper": "BEGAN", "metric": f"M_global reduction, first to last epoch mean ({data}, {setting})",
+             "paper_value": None, "value": round(metrics["M_reduction"], 4),
+             "notes": f"M {metrics['first_epoch_mean_M']:.4f} -> {metrics['last_epoch_mean_M']:.4f}; "
+                      "the paper shows M curves, no number"}]
+    if metrics.get("fid") is not None:
+        held = "test split" if config["dataset"] == "celeba" else "training images"
+        rows.append({"paper": "BEGAN", "metric": f"FID vs held-out real ({data} {held}, {setting})",
+                     "paper_value": None, "value": round(metrics["fid"], 2),
+                     "notes": f"{metrics['fid_count']} images each; the paper reports IS 5.62 on "
+                              "CIFAR-10, no FID"})
+    return rows
+
+
+def markdown(metrics):
+    lines = ["| quantity | value |", "|---|---|"]
+    for key in ("epochs", "steps", "first_epoch_mean_M", "last_epoch_mean_M", "M_reduction",
+                "fid", "kid_mean", "kid_std", "fid_count"):
+        value = metrics.get(key)
+        if value is not None:
+            lines.append(f"| {key} | {value:.4f} |" if isinstance(value, float) else f"| {key} | {value} |")
+    lines.append("| k_t (step: value) | " + ", ".join(f"{s}: {v:.4f}" for s, v in metrics["k_t_trajectory"].items()) + " |")
+    if metrics.get("fid") is None:
+        lines.append(f"| FID | {metrics['fid_note']} |")
+    return "\n".join(lines) + "\n"
+
+
+@cli.main
+def main(argv=None):
+    p = cli.ArgumentParser(prog="began.evaluate", description=__doc__.split("\n")[0])
+    p.add_argument("run_dir", help="a run directory written by began.train")
+    p.add_argument("--profile", choices=tuple(FID_SAMPLES), default="quick",
+                   help="smoke: FID on 64 images; otherwise on every held-out image")
+    p.add_argument("--data-dir", default=None, help="dataset root (default $GAN_DATA_DIR, else ./data)")
+    p.add_argument("-s", "--seed", type=int, default=0, help="seed of the generated images (default 0)")
+    p.add_argument("--no-fid", action="store_true", help="skip FID/KID")
+    args = p.parse_args(argv)
+    from began.generate import generate, grid, latent, load_run, read_config
+    read_config(args.run_dir)
+    run_dir = Path(args.run_dir)
+    data_dir = datasets.data_dir(args.data_dir)
+    config, model, epoch = load_run(run_dir)
+    metrics, steps = convergence(run_dir)
+    plot_convergence(steps, run_dir / "convergence.png", config["gamma"])
+    from common import plots
+    plots.image_grid(grid(generate(model, latent(model, 64, args.seed)), 8), run_dir / "eval_samples.png",
+                     title=f"BEGAN samples after {epoch} epochs")
+    scores = None if args.no_fid else fid(config, model, data_dir, FID_SAMPLES[args.profile], args.seed)
+    if scores is None:
+        metrics["fid_note"] = ("FID unavailable: --no-fid" if args.no_fid else
+                               "FID unavailable: common.metrics.fid is not installed")
+        print(metrics["fid_note"])
+    else:
+        metrics.update(fid=float(scores["fid"]), kid_mean=float(scores["kid_mean"]),
+                       kid_std=float(scores["kid_std"]), fid_count=scores["fid_count"])
+    timings = sorted(run_dir.glob("timing_epochs_*.json"))
+    if timings:
+        metrics["images_per_second"] = [json.loads(t.read_text())["images_per_second"] for t in timings]
+    cli.write_json_atomic(run_dir / "metrics.json", metrics)
+    (run_dir / "metrics.md").write_text(markdown(metrics))
+    cli.write_json_atomic(run_dir / "headline.json", headline(config, metrics))
+    print(markdown(metrics))
+    return metrics
+
+
+if __name__ == "__main__":
+    main()

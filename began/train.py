@@ -1,0 +1,181 @@
+"""Train BEGAN on CelebA or a folder of images.
+
+    python -m began.train --profile quick --data-dir ../shared/data --out results/began
+    python -m began.train --dataset path/to/images --image-size 64 --gamma 0.7 --out results/began
+
+Writes RUN_DIR/config.json, checkpoints/ (k_t, learning rate and M-rule state included), losses.csv
+(epoch means), steps.csv (per step: L(x), L(G(z)), k_t, M, lr), samples/epoch_NNNN.png from a fixed
+z, and timing.json (training throughput). Running the same command again resumes.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import json  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from began import IMAGE_SIZES  # noqa: E402
+from common import cli, datasets  # noqa: E402
+from common.cli import bounded, positive_int  # noqa: E402
+from common.errors import UserError  # noqa: E402
+
+SHARED = dict(dataset="celeba", gamma=0.5, lambda_k=0.001, lr=1e-4, lr_decay="plateau",
+              lr_min_delta=0.01, lr_step=100000, lr_floor=2e-5, max_images=None, shared_z=False)
+PROFILES = {
+    # seconds: checks that everything runs
+    "smoke": dict(SHARED, image_size=32, num_filters=8, hidden=16, batch_size=8, epochs=1,
+                  max_images=64, lr_patience=1),
+    # ~1 h on a shared 2-core CPU (~15 images/s): 32x32 faces, the 4,560 training images of the
+    # CelebA subset, n = 16, one z for both losses (carpedm20) to save a quarter of the work
+    "quick": dict(SHARED, image_size=32, num_filters=16, hidden=64, batch_size=16, epochs=8,
+                  lr_patience=2, shared_z=True),
+    # the published settings: 64 px, n = 128, batch 16, ~500k steps (carpedm20's max_step) on the
+    # 4,560 training images = 285 steps per epoch
+    "paper": dict(SHARED, image_size=64, num_filters=128, hidden=64, batch_size=16, epochs=1755,
+                  lr_patience=5),
+}
+NOT_CONFIG = ("start_epoch", "add_epochs", "name")
+
+
+def parser():
+    p = cli.ArgumentParser(prog="began.train", description=__doc__.split("\n")[0],
+                           parents=[cli.parent_parser()])
+    g = p.add_argument_group("BEGAN")
+    g.add_argument("--dataset", default=None,
+                   help="'celeba' (train split; default) or a folder of images (flat or class sub-folders)")
+    g.add_argument("--image-size", type=int, choices=IMAGE_SIZES, default=None, help="(profile)")
+    g.add_argument("--num-filters", type=positive_int, default=None, help="n, the filters of the first scale (paper 128)")
+    g.add_argument("--hidden", type=positive_int, default=None, help="bottleneck h = size of z (paper 64)")
+    g.add_argument("--gamma", type=bounded(float, 0, 1, low_open=True), default=None,
+                   help="diversity ratio gamma = E[L(G(z))] / E[L(x)], in (0, 1] (default 0.5)")
+    g.add_argument("--lambda-k", type=bounded(float, 0), default=None, help="k_t gain (default 0.001)")
+    g.add_argument("--lr", type=bounded(float, 0, low_open=True), default=None,
+                   help="Adam learning rate of D and G (default 1e-4; beta_1 0.5)")
+    g.add_argument("--lr-decay", choices=("plateau", "step", "none"), default=None,
+                   help="plateau: halve when the epoch mean of M stalls (paper; default); "
+                        "step: halve every --lr-step steps (carpedm20)")
+    g.add_argument("--lr-patience", type=positive_int, default=None,
+                   help="epochs without an improvement of M before halving (profile)")
+    g.add_argument("--lr-min-delta", type=bounded(float, 0, 1, high_open=True), default=None,
+                   help="relative fall of the epoch mean of M that counts as improving (default 0.01)")
+    g.add_argument("--lr-step", type=positive_int, default=None, help="steps between halvings (default 100000)")
+    g.add_argument("--lr-floor", type=bounded(float, 0), default=None, help="lowest learning rate (default 2e-5)")
+    g.add_argument("--max-images", type=positive_int, default=None, help="train on a seeded subset of N images")
+    g.add_argument("--shared-z", action="store_true", default=None,
+                   help="one z for the D and G losses (carpedm20; faster) instead of z_D and z_G")
+    g.add_argument("--name", default=None, help="run directory name under --out (default from the settings)")
+    g.add_argument("--start-epoch", type=bounded(int, 0), default=None,
+                   help="artcg alias: the epoch to resume from (must be the run's latest checkpoint)")
+    g.add_argument("--add-epochs", type=bounded(int, 0), default=None,
+                   help="artcg alias: train this many epochs more than the run has done")
+    return p
+
+
+def image_files(folder):
+    from common.datasets.base import IMAGE_SUFFIXES
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def load_images(config, data_dir, split="train"):
+    """uint8 NHWC images: CelebA (cropped to 108 and resized, as carpedm20) or a folder. The folder
+    is read by the class-folder loader when it has sub-folders, else as one flat set of images."""
+    size = config["image_size"]
+    if config["dataset"] == "celeba":
+        return datasets.load("celeba", split, data_dir, size=size).images
+    folder = Path(config["dataset"]).expanduser()
+    if not folder.is_dir():
+        raise UserError(f"--dataset {folder}: not 'celeba' and not a folder of images")
+    files = image_files(folder)
+    if not files:
+        raise UserError(f"--dataset {folder}: the folder holds no image files; put .png/.jpg images in it")
+    if any(p.is_dir() for p in folder.iterdir()):
+        return datasets.load(str(folder), size=size, channels=3).images
+    from common.datasets.base import decode_all
+    return decode_all(files, size=size, channels=3)
+
+
+def check_folder(config):
+    """Cheap input checks before TensorFlow is imported, so that mistakes fail fast."""
+    if config["dataset"] != "celeba":
+        folder = Path(config["dataset"]).expanduser()
+        if not folder.is_dir():
+            raise UserError(f"--dataset {folder}: not 'celeba' and not a folder of images")
+        if not image_files(folder):
+            raise UserError(f"--dataset {folder}: the folder holds no image files; put .png/.jpg images in it")
+
+
+def run_name(config):
+    data = "celeba" if config["dataset"] == "celeba" else Path(config["dataset"]).name
+    return f"{data}_{config['image_size']}px_{config['profile']}_seed{config['seed']}"
+
+
+def done_epochs(run_dir):
+    state = Path(run_dir) / cli.STATE_FILE
+    return json.loads(state.read_text())["epoch"] if state.exists() else 0
+
+
+def sample_fn(config, rows=8, cols=8):
+    """Samples from one fixed z (drawn with NumPy: the model's own RNG stream is left alone)."""
+    z = np.random.default_rng(config["seed"] + 1).uniform(-1, 1, (rows * cols, config["hidden"]))
+
+    def sample(model):
+        images = np.clip(model.generator.predict(z.astype("float32"), verbose=0), -1, 1)
+        return {"images": images.reshape(rows, cols, *images.shape[1:]),
+                "title": f"BEGAN samples, k_t = {float(model.k.numpy()):.4f}"}
+    return sample
+
+
+@cli.main
+def main(argv=None):
+    args = parser().parse_args(argv)
+    config = cli.resolve(args, PROFILES)
+    for key in NOT_CONFIG:
+        config.pop(key, None)
+    check_folder(config)
+    data_dir = datasets.data_dir(args.data_dir)
+    out = Path(args.out or "results/began")
+    run_dir = out / (args.name or run_name(config))
+    done = 0 if args.overwrite else done_epochs(run_dir)
+    if args.start_epoch is not None and args.start_epoch != done:
+        raise UserError(f"--start-epoch {args.start_epoch}: {run_dir} has {done} epochs done; "
+                        f"resume with --start-epoch {done} (only the latest checkpoint is resumable)")
+    if args.add_epochs is not None:
+        config["epochs"] = done + args.add_epochs
+    images = load_images(config, data_dir)
+    if config["max_images"]:
+        keep = np.random.default_rng(config["seed"]).permutation(len(images))[:config["max_images"]]
+        images = images[np.sort(keep)]
+    if len(images) < config["batch_size"]:
+        raise UserError(f"{len(images)} images are fewer than one batch of {config['batch_size']}; "
+                        "lower --batch-size or add images")
+
+    from common import pipeline, training
+    from began import gan
+    cli.prepare_run_dir(run_dir, config)
+    training.seed_everything(config["seed"])
+    steps = len(images) // config["batch_size"]   # make_dataset drops the last partial batch
+    start = time.perf_counter()
+    training.train(
+        gan.build(config, steps, channels=images.shape[-1]),
+        lambda start_epoch: pipeline.make_dataset(images, batch_size=config["batch_size"],
+                                                  seed=config["seed"], start_epoch=start_epoch)[0],
+        run_dir, epochs=config["epochs"], steps_per_epoch=steps, config=config,
+        strategy=training.get_strategy(config["strategy"]), save_every=config["save_every"],
+        sample_fn=sample_fn(config), step_log=True)
+    seconds = time.perf_counter() - start
+    trained = max(0, config["epochs"] - done)
+    if trained:
+        timing = {"epochs": trained, "images": trained * steps * config["batch_size"],
+                  "seconds": round(seconds, 1),
+                  "images_per_second": round(trained * steps * config["batch_size"] / seconds, 1),
+                  "note": "wall time of the whole fit (tracing, checkpoints and sample grids included)"}
+        cli.write_json_atomic(run_dir / f"timing_epochs_{done + 1:04d}-{config['epochs']:04d}.json", timing)
+        print(f"{run_dir}: {timing['images_per_second']} images/s over {trained} epochs")
+    return run_dir
+
+
+if __name__ == "__main__":
+    main()

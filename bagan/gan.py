@@ -1,0 +1,283 @@
+"""BAGAN's training algorithm (Mariani et al. 2018, IBM/BAGAN `balancing_gan.py`) and BAGAN-GP's.
+
+Phase 1: an autoencoder G(E(x)) trained with MSE on every (imbalanced) training image.
+Phase 2: D's trunk starts from E's, G from the decoder; one Gaussian N(mu_c, Sigma_c) per class is
+fitted on E's codes of the imbalanced training set and stays fixed (`LatentSampler`).
+Phase 3: adversarial training (`BAGAN.train_step`): D is a (K+1)-way softmax whose class K is "fake";
+G learns to make D answer c for z ~ N(mu_c, Sigma_c).
+
+BAGAN-GP (`BAGANGP`): a label-embedded autoencoder trained with MAE, then a conditional critic with a
+gradient penalty and 5 critic steps per generator step.
+"""
+import math
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from bagan import models
+from common.gan import GAN
+
+
+# ---------------------------------------------------------------------------------------------------
+# Class-conditional latent generator
+
+
+def cholesky_with_jitter(cov, jitter=1e-6, tries=10):
+    """Lower Cholesky factor of a covariance that may be singular (a class with fewer codes than
+    latent dimensions): add jitter * mean(diag) to the diagonal, x10 until it factorises."""
+    cov = np.asarray(cov, np.float64)
+    scale = max(float(np.mean(np.diag(cov))), 1e-12)
+    eye = np.eye(len(cov))
+    for i in range(tries):
+        try:
+            return np.linalg.cholesky(cov + (jitter * 10 ** i * scale if i or jitter else 0.0) * eye)
+        except np.linalg.LinAlgError:
+            continue
+    raise np.linalg.LinAlgError("covariance is not positive semi-definite even with jitter")
+
+
+class LatentSampler:
+    """N(mu_c, Sigma_c) per class, sampled for a whole batch of labels at once:
+    z = mu[y] + L[y] @ eps with L the (jittered) Cholesky factor of Sigma_c.
+    The original calls np.random.multivariate_normal once per sample (an SVD each time)."""
+
+    def __init__(self, means, covariances, jitter=1e-6):
+        self.means = np.asarray(means, np.float32)
+        self.covariances = np.asarray(covariances, np.float64)
+        self.factors = np.stack([cholesky_with_jitter(c, jitter) for c in self.covariances]).astype(np.float32)
+
+    @classmethod
+    def fit(cls, codes, labels, num_classes, jitter=1e-6):
+        """Per-class mean and full covariance (ddof 1, as np.cov) of the codes; a class with fewer
+        than 2 codes gets a zero covariance (its mean is then its only code)."""
+        codes, labels = np.asarray(codes, np.float64), np.asarray(labels)
+        d = codes.shape[1]
+        means = np.zeros((num_classes, d))
+        covs = np.zeros((num_classes, d, d))
+        for c in range(num_classes):
+            x = codes[labels == c]
+            if len(x):
+                means[c] = x.mean(0)
+            if len(x) > 1:
+                covs[c] = np.cov(x.T)
+        return cls(means, covs, jitter)
+
+    def sample(self, labels, rng):
+        labels = np.asarray(labels)
+        eps = rng.standard_normal((len(labels), self.means.shape[1])).astype(np.float32)
+        return self.means[labels] + np.einsum("nij,nj->ni", self.factors[labels], eps)
+
+    def sample_per_sample(self, labels, rng):
+        """The original's way (one multivariate_normal per sample): kept for the throughput
+        comparison in docs/RESULTS.md."""
+        return np.stack([rng.multivariate_normal(self.means[c], self.covariances[c]) for c in labels])
+
+    def save(self, folder, prefix):
+        np.save(Path(folder) / f"{prefix}_means.npy", self.means)
+        np.save(Path(folder) / f"{prefix}_covariances.npy", self.covariances)
+
+    @classmethod
+    def load(cls, folder, prefix, jitter=1e-6):
+        return cls(np.load(Path(folder) / f"{prefix}_means.npy"),
+                   np.load(Path(folder) / f"{prefix}_covariances.npy"), jitter)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Phase 1 models (plain Keras models: fit with a built-in loss)
+
+
+def build_autoencoder_model(image_shape, latent_dim=models.LATENT_DIM, learning_rate=5e-5, width=1.0):
+    """G(E(x)) compiled with MSE and Adam(lr, beta_1=0.5), as the original's `autoenc_0`."""
+    encoder = models.build_encoder(image_shape, latent_dim, width=width)
+    decoder = models.build_generator(image_shape, latent_dim, width=width, name="decoder")
+    model = models.build_autoencoder(encoder, decoder)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5), loss="mse")
+    model.optimizer.build(model.trainable_variables)   # so that a checkpoint restores its state
+    return model
+
+
+def build_gp_autoencoder_model(image_shape, num_classes, latent_dim=models.GP_LATENT_DIM,
+                               learning_rate=2e-4):
+    """BAGAN-GP's supervised autoencoder: decoder(E(x) * Embedding(y)) with MAE."""
+    encoder = models.build_gp_encoder(image_shape, latent_dim)
+    embedding = models.build_gp_embedding(num_classes, latent_dim)
+    decoder = models.build_gp_decoder(image_shape, latent_dim)
+    image = keras.Input(tuple(image_shape), name="image")
+    label = keras.Input((), dtype="int32", name="label")
+    model = keras.Model([image, label], decoder(embedding([encoder(image), label])), name="gp_autoencoder")
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.9), loss="mae")
+    model.optimizer.build(model.trainable_variables)
+    return model
+
+
+# ---------------------------------------------------------------------------------------------------
+# Phase 3
+
+
+def _log_probs(probabilities):
+    p = np.asarray(probabilities, np.float64)
+    with np.errstate(divide="ignore"):
+        return tf.constant(np.log(p / p.sum())[None], tf.float32)
+
+
+class _Conditional(GAN):
+    """What both variants share: class sampling for D (-d) and G (-g), test losses, generation."""
+    loss_names = ("gen_loss", "disc_loss")
+
+    def __init__(self, num_classes, d_probs, g_probs, seed=None, validation=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        self.num_classes = int(num_classes)
+        self.d_logits = _log_probs(np.full(num_classes, 1.0) if d_probs is None else d_probs)
+        self.g_logits = _log_probs(np.full(num_classes, 1.0) if g_probs is None else g_probs)
+        self.validation = validation   # test-set stream: its losses are logged as val_gen_loss/val_disc_loss
+
+    def fit(self, *args, **kwargs):
+        if self.validation is not None:
+            kwargs.setdefault("validation_data", self.validation)
+        return super().fit(*args, **kwargs)
+
+    def sample_labels(self, n, logits):
+        return tf.cast(keras.random.categorical(logits, n, seed=self.seed_generator)[0], tf.int32)
+
+    def test_step(self, data):
+        real, labels = data
+        d_loss, g_loss = self.losses_on(real, labels, training=False)
+        return self.update(gen_loss=g_loss, disc_loss=d_loss)
+
+
+class BAGAN(_Conditional):
+    """The adversarial phase. Each D step sees the real batch plus m = ceil(B/K) generated images
+    (labels drawn with the -d mode) with target class K; each G step draws B + m labels (-g mode)
+    and asks D to answer them. Sparse categorical cross-entropy on D's softmax, as the original."""
+
+    def __init__(self, image_shape, num_classes, latent_dim=models.LATENT_DIM, d_probs=None,
+                 g_probs=None, width=1.0, seed=None, validation=None, **kwargs):
+        super().__init__(num_classes, d_probs, g_probs, seed=seed, validation=validation, **kwargs)
+        self.latent_dim = latent_dim
+        self.generator = models.build_generator(image_shape, latent_dim, width=width)
+        self.discriminator = models.build_discriminator(image_shape, num_classes, width=width)
+        # The class Gaussians are part of the model's state (checkpointed with it).
+        self.latent_means = self.add_weight(shape=(num_classes, latent_dim), initializer="zeros",
+                                            trainable=False, name="latent_means")
+        self.latent_factors = self.add_weight(shape=(num_classes, latent_dim, latent_dim),
+                                              initializer="zeros", trainable=False, name="latent_factors")
+
+    def set_latent(self, sampler):
+        self.latent_means.assign(sampler.means)
+        self.latent_factors.assign(sampler.factors)
+
+    def latent(self, labels):
+        eps = self.noise((tf.shape(labels)[0], self.latent_dim))
+        return (tf.gather(self.latent_means, labels)
+                + tf.einsum("nij,nj->ni", tf.gather(self.latent_factors, labels), eps))
+
+    def generate(self, labels, training=False):
+        return self.generator(self.latent(labels), training=training)
+
+    def _fake_count(self, real):
+        b = tf.shape(real)[0]
+        return (b + self.num_classes - 1) // self.num_classes, b
+
+    def _d_loss(self, real, labels, training):
+        m, _ = self._fake_count(real)
+        fake_labels = self.sample_labels(m, self.d_logits)
+        fake = self.generate(fake_labels)
+        images = tf.concat([real, fake], 0)
+        targets = tf.concat([tf.cast(labels, tf.int32), tf.fill([m], self.num_classes)], 0)
+        probs = self.discriminator(images, training=training)
+        return self.mean(keras.losses.sparse_categorical_crossentropy(targets, probs))
+
+    def _g_loss(self, real, training):
+        m, b = self._fake_count(real)
+        labels = self.sample_labels(b + m, self.g_logits)
+        probs = self.discriminator(self.generate(labels, training=training), training=training)
+        return self.mean(keras.losses.sparse_categorical_crossentropy(labels, probs))
+
+    def losses_on(self, real, labels, training):
+        return self._d_loss(real, labels, training), self._g_loss(real, training)
+
+    def train_step(self, data):
+        real, labels = data
+        with tf.GradientTape() as tape:
+            d_loss = self._d_loss(real, labels, training=True)
+        self.step(self.d_optimizer, tape, d_loss, self.discriminator_variables)
+        with tf.GradientTape() as tape:      # D is frozen here (only G's variables are updated)
+            g_loss = self._g_loss(real, training=True)
+        self.step(self.g_optimizer, tape, g_loss, self.generator_variables)
+        return self.update(gen_loss=g_loss, disc_loss=d_loss)
+
+
+def _bce(logits, target):
+    return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target), logits=logits)
+
+
+class BAGANGP(_Conditional):
+    """BAGAN-GP: G(z, y) = decoder(z * Embedding(y)), both from the supervised autoencoder; a
+    conditional critic D(x, y) with sigmoid cross-entropy on real (x, y), fake (G(z, y_f), y_f) and
+    wrong-label (x, y_w) pairs plus gp_weight * E[(||grad D(x_hat, y_f)|| - 1)^2] with
+    x_hat = x + alpha (G(z, y_f) - x), alpha ~ U(0, 1) (the original's N(0, 1) is `alpha="normal"`);
+    `d_steps` critic steps per generator step on the same real batch."""
+    loss_names = ("gen_loss", "disc_loss", "gp")
+
+    def __init__(self, image_shape, num_classes, latent_dim=models.GP_LATENT_DIM, d_probs=None,
+                 g_probs=None, d_steps=5, gp_weight=10.0, alpha="uniform", seed=None,
+                 validation=None, **kwargs):
+        super().__init__(num_classes, d_probs, g_probs, seed=seed, validation=validation, **kwargs)
+        self.latent_dim, self.d_steps, self.gp_weight, self.alpha = latent_dim, d_steps, gp_weight, alpha
+        self.embedding = models.build_gp_embedding(num_classes, latent_dim)
+        self.decoder = models.build_gp_decoder(image_shape, latent_dim)
+        self.generator = models.build_gp_generator(self.embedding, self.decoder)
+        self.discriminator = models.build_gp_discriminator(image_shape, num_classes)
+        self.uniform_logits = _log_probs(np.full(num_classes, 1.0))
+
+    def generate(self, labels, training=False):
+        z = self.noise((tf.shape(labels)[0], self.latent_dim))
+        return self.generator([z, labels], training=training)
+
+    def _d_loss(self, real, labels, training):
+        b = tf.shape(real)[0]
+        labels = tf.cast(labels, tf.int32)
+        fake_labels = self.sample_labels(b, self.d_logits)
+        wrong_labels = self.sample_labels(b, self.uniform_logits)
+        fake = self.generate(fake_labels, training=training)
+        d = lambda x, y: self.discriminator([x, y], training=training)  # noqa: E731
+        if self.alpha == "normal":
+            alpha = keras.random.normal((b, 1, 1, 1), seed=self.seed_generator)
+        else:
+            alpha = keras.random.uniform((b, 1, 1, 1), 0.0, 1.0, seed=self.seed_generator)
+        x_hat = real + alpha * (fake - real)
+        with tf.GradientTape() as gp_tape:
+            gp_tape.watch(x_hat)
+            critic = d(x_hat, fake_labels)
+        grads = gp_tape.gradient(critic, x_hat)
+        norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
+        gp = self.mean(tf.square(norm - 1.0))
+        ce = self.mean(_bce(d(real, labels), 1.0) + _bce(d(fake, fake_labels), 0.0)
+                       + _bce(d(real, wrong_labels), 0.0))
+        return ce + self.gp_weight * gp, gp
+
+    def _g_loss(self, real, training):
+        labels = self.sample_labels(tf.shape(real)[0], self.g_logits)
+        fake = self.generate(labels, training=training)
+        return self.mean(_bce(self.discriminator([fake, labels], training=training), 1.0))
+
+    def losses_on(self, real, labels, training):
+        return self._d_loss(real, labels, training)[0], self._g_loss(real, training)
+
+    def train_step(self, data):
+        real, labels = data
+        for _ in range(self.d_steps):
+            with tf.GradientTape() as tape:
+                d_loss, gp = self._d_loss(real, labels, training=True)
+            self.step(self.d_optimizer, tape, d_loss, self.discriminator_variables)
+        with tf.GradientTape() as tape:
+            g_loss = self._g_loss(real, training=True)
+        self.step(self.g_optimizer, tape, g_loss, self.generator_variables)
+        return self.update(gen_loss=g_loss, disc_loss=d_loss, gp=gp)
+
+
+def fake_count(batch_size, num_classes):
+    """m = ceil(B / K) generated images join each real batch of B in a BAGAN D step."""
+    return math.ceil(batch_size / num_classes)

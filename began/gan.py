@@ -93,20 +93,19 @@ class BEGAN(GAN):
         self.set_learning_rate(tf.where(fire, tf.maximum(lr * 0.5, self.lr_floor), lr))
         return fire
 
-    def _decay(self, step):
-        """Applies the selected schedule after step `step` (0-based) has been taken."""
+    def _decay(self, steps_done):
+        """Applies the selected schedule once `steps_done` steps have been taken."""
         if self.lr_decay == "step":
             lr = tf.cast(self.learning_rate, tf.float32)
-            due = tf.equal((step + 1) % self.lr_step, 0)
+            due = tf.equal(steps_done % self.lr_step, 0)
             self.set_learning_rate(tf.where(due, tf.maximum(lr * 0.5, self.lr_floor), lr))
         elif self.lr_decay == "plateau":
-            last_step = tf.equal((step + 1) % self.steps_per_epoch, 0)
+            last_step = tf.equal(steps_done % self.steps_per_epoch, 0)
             tf.cond(last_step, lambda: self.end_epoch(self.measure_tracker.result()),
                     lambda: tf.constant(False))
 
     def train_step(self, real):
         batch = tf.shape(real)[0]
-        step = self.d_optimizer.iterations
         z_d = self.noise((batch, self.hidden), "uniform")
         z_g = z_d if self.shared_z else self.noise((batch, self.hidden), "uniform")
         with tf.GradientTape() as d_tape, tf.GradientTape() as g_tape:
@@ -128,7 +127,7 @@ class BEGAN(GAN):
         self.k.assign(update_k(self.k, mean_real, mean_fake, self.gamma, self.lambda_k))
         logs = self.update(d_loss=d_loss, g_loss=g_loss, loss_real=loss_real, loss_fake=loss_fake_g,
                            measure=measure / context.num_replicas_in_sync)
-        self._decay(tf.cast(step, tf.int64))
+        self._decay(tf.cast(self.d_optimizer.iterations, tf.int64))   # read after this step's update
         # The trackers give epoch means (losses.csv); these raw values make the per-step log.
         logs.update(k_t=tf.identity(self.k), lr=tf.cast(self.learning_rate, tf.float32),
                     step_loss_real=mean_real, step_loss_fake=mean_fake, step_measure=measure)

@@ -11,6 +11,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import argparse  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -64,8 +65,9 @@ def parser():
     g.add_argument("--lr-step", type=positive_int, default=None, help="steps between halvings (default 100000)")
     g.add_argument("--lr-floor", type=bounded(float, 0), default=None, help="lowest learning rate (default 2e-5)")
     g.add_argument("--max-images", type=positive_int, default=None, help="train on a seeded subset of N images")
-    g.add_argument("--shared-z", action="store_true", default=None,
-                   help="one z for the D and G losses (carpedm20; faster) instead of z_D and z_G")
+    g.add_argument("--shared-z", action=argparse.BooleanOptionalAction, default=None,
+                   help="one z for the D and G losses (carpedm20; faster) instead of separate z_D "
+                        "and z_G (paper) (profile: on for quick)")
     g.add_argument("--name", default=None, help="run directory name under --out (default from the settings)")
     g.add_argument("--start-epoch", type=bounded(int, 0), default=None,
                    help="artcg alias: the epoch to resume from (must be the run's latest checkpoint)")

@@ -92,7 +92,7 @@ def test_lr_halves_on_a_stalled_measure_and_not_on_a_falling_one():
 def test_step_schedule_halves_every_lr_step():
     model = compiled(lr=1e-4, lr_decay="step", lr_step=3)
     rates = []
-    for step in range(7):
+    for step in range(1, 8):
         model._decay(tf.constant(step, tf.int64))
         rates.append(float(model.g_optimizer.learning_rate))
     assert rates == pytest.approx([1e-4, 1e-4, 5e-5, 5e-5, 5e-5, 2.5e-5, 2.5e-5])
@@ -132,6 +132,8 @@ def test_resume_continues_k_t_and_lr_state(tmp_path):
     lr = steps["lr"].to_numpy()
     assert lr[4] in (pytest.approx(lr[3]), pytest.approx(lr[3] / 2))
     assert np.all(np.diff(lr) <= 1e-12)
+    changed = np.flatnonzero(np.diff(lr)) + 2          # steps (1-based) whose lr differs from the last
+    assert np.all(changed % 2 == 0)                    # only at an epoch's last step (2 per epoch)
 
 
 def image_folder(path, n=12):

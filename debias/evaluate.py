@@ -1,0 +1,133 @@
+"""Fairness of the baseline and the de-biased classifier (step 6, the original's compute_fairness).
+
+    python -m debias.evaluate results/debias/<experiment> [--data-dir D] [--bootstrap 500]
+
+For each classifier of the experiment (baseline, gan-debiased; or the one classifier run given):
+scores on CelebA val and test, the threshold calibrated on val (#predicted = #true positives) and
+used on test, then AP, DEO, BA (x100) and KL with a seeded bootstrap (median, +-2 std).
+Writes metrics.json, metrics.md (baseline vs de-biased beside the paper's category means) and
+headline.json.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from common import cli, datasets  # noqa: E402
+from common.cli import positive_int  # noqa: E402
+from common.errors import UserError  # noqa: E402
+from debias import experiment  # noqa: E402
+
+NAMES = ("AP", "DEO", "BA", "KL")
+ARROWS = {"AP": "higher is better", "DEO": "lower is better", "BA": "lower is better", "KL": "lower is better"}
+
+
+def parser():
+    p = cli.ArgumentParser(prog="debias.evaluate", description=__doc__.split("\n")[0])
+    p.add_argument("run_dir", help="an experiment directory (or one classifier run inside it)")
+    p.add_argument("--data-dir", default=None, help="dataset root (default: $GAN_DATA_DIR, else ./data)")
+    p.add_argument("--profile", choices=tuple(experiment.PROFILES), default=None,
+                   help="accepted for run_all.sh; the experiment's own config is used")
+    p.add_argument("--bootstrap", type=positive_int, default=None, help="resamples (default: the experiment's)")
+    return p
+
+
+def locate(run_dir):
+    """(experiment dir, its config, {model name: classifier run dir})."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").exists():
+        raise UserError(f"{run_dir} holds no config.json; pass an experiment directory made by debias.train")
+    if (run_dir / "best.keras").exists():
+        exp_dir, models = run_dir.parent, {run_dir.name: run_dir}
+    else:
+        exp_dir = run_dir
+        models = {m: run_dir / m for m in ("baseline", "gan-debiased") if (run_dir / m / "best.keras").exists()}
+    if not models:
+        raise UserError(f"{run_dir} has no trained classifier (baseline/best.keras); run debias.train first")
+    config = json.loads((exp_dir / "config.json").read_text())["config"]
+    return exp_dir, config, models
+
+
+def table(results, config, paper):
+    lines = [f"Target {config['attribute']}, protected {config['protected_attribute']}; CelebA test split, "
+             f"threshold calibrated on val; median of {config['bootstrap']} bootstrap resamples +- 2 std.",
+             "", "| Model | AP (up) | DEO (down) | BA (down) | KL (down) |", "|---|---|---|---|---|"]
+    for model, r in results.items():
+        cells = [f"{r[n]['median']:.1f} +- {r[n]['pm2std']:.1f}" if n != "KL" else
+                 f"{r[n]['median']:.2f} +- {r[n]['pm2std']:.2f}" for n in NAMES]
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    for model, values in paper.items():
+        lines.append(f"| paper, {experiment.category(config['attribute'])} mean, {model} | "
+                     + " | ".join(str(values[n]) for n in NAMES) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def headline(results, config, paper, notes):
+    rows = []
+    for model, r in results.items():
+        for n in NAMES:
+            rows.append({"paper": "GAN de-biasing",
+                         "metric": f"{n} ({ARROWS[n]}), {model}, {config['attribute']} vs "
+                                   f"{config['protected_attribute']}, CelebA subset test",
+                         "paper_value": paper.get(model, {}).get(n),
+                         "value": round(r[n]["median"], 4), "notes": notes})
+    return rows
+
+
+@cli.main
+def main(argv=None):
+    args = parser().parse_args(argv)
+    exp_dir, config, models = locate(args.run_dir)
+    if args.bootstrap:
+        config["bootstrap"] = args.bootstrap
+    data_dir = datasets.data_dir(args.data_dir)
+    from debias import classifier, metrics
+    val = experiment.real_data(config, data_dir, "val")
+    test = experiment.real_data(config, data_dir, "test")
+    results, val_results, extra = {}, {}, {}
+    for model, run_dir in models.items():
+        clf = classifier.load(run_dir)
+        val_scores, test_scores = classifier.scores(clf, val[0]), classifier.scores(clf, test[0])
+        thr = metrics.calibrated_threshold(val[1], val_scores)
+        seed, repeats = config["seed"], config["bootstrap"]
+        results[model] = metrics.fairness(test[1], test[2], test_scores, thr, repeats, seed)
+        val_results[model] = metrics.fairness(val[1], val[2], val_scores, thr, repeats, seed)
+        extra[model] = json.loads((run_dir / "config.json").read_text())["config"].get("imagenet_weights")
+    if (exp_dir / "protected" / "best.keras").exists():
+        clf = classifier.load(exp_dir / "protected")
+        extra["protected_classifier_test_ap"] = 100 * metrics.average_precision(test[2], classifier.scores(clf, test[0]))
+    planes = exp_dir / "fake" / "hyperplanes.json"
+    svm = None
+    if planes.exists():
+        h = json.loads(planes.read_text())
+        svm = {k: {"fit": h[k]["svm_accuracy_fit"], "heldout": h[k]["svm_accuracy_heldout"]}
+               for k in ("target", "protected")}
+        svm["cos_wg_wa"] = h["cos_wg_wa"]
+    generator = exp_dir / "fake" / "generator.json"
+    paper = experiment.PAPER[experiment.category(config["attribute"])]
+    out = Path(args.run_dir)
+    record = {"attribute": config["attribute"], "protected_attribute": config["protected_attribute"],
+              "category": experiment.category(config["attribute"]), "profile": config["profile"],
+              "seed": config["seed"], "bootstrap": config["bootstrap"], "test": results, "val": val_results,
+              "imagenet_weights": {m: v for m, v in extra.items() if m in models},
+              "protected_classifier_test_ap": extra.get("protected_classifier_test_ap"),
+              "svm_accuracy": svm, "paper_category_means": paper,
+              "generator": json.loads(generator.read_text()) if generator.exists() else None}
+    cli.write_json_atomic(out / "metrics.json", record)
+    text = table(results, config, paper)
+    (out / "metrics.md").write_text(text)
+    notes = (f"profile {config['profile']}, seed {config['seed']}, {config['backbone']} classifier"
+             + (f", generator {record['generator']['source']}" if record["generator"] else "")
+             + "; paper value = the paper's category mean")
+    cli.write_json_atomic(out / "headline.json", headline(results, config, paper, notes))
+    print(text)
+    if svm:
+        print(f"SVM accuracy on held-out latents: {config['attribute']} {svm['target']['heldout']:.3f}, "
+              f"{config['protected_attribute']} {svm['protected']['heldout']:.3f}")
+    return out
+
+
+if __name__ == "__main__":
+    main()

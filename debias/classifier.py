@@ -31,6 +31,8 @@ def build(config, seed):
         model.compile(optimizer=keras.optimizers.Adam(config["lr"]),
                       loss=keras.losses.BinaryCrossentropy(from_logits=True),
                       jit_compile=config.get("jit_compile", False), run_eagerly=config.get("eager", False))
+        # Built now so that a checkpoint restores Adam's moments and step count instead of skipping them.
+        model.optimizer.build(model.trainable_variables)
         return model
     return make
 

@@ -181,3 +181,22 @@ def test_began_run_dir_generator(tmp_path):
     expected = model.generator(z).numpy()
     from common.pipeline import to_uint8
     np.testing.assert_array_equal(g.render(z), to_uint8(np.clip(expected, -1, 1)))
+
+
+def test_classifier_checkpoint_restores_adam_state(tmp_path):
+    """Epochs are fitted one call at a time, so each resume must restore Adam's moments and step count."""
+    from common import training
+    from debias import classifier
+    config = dict(experiment.PROFILES["smoke"], seed=0, imagenet_weights=False)
+    make = classifier.build(config, seed=0)
+    model = make()
+    x = np.random.default_rng(0).uniform(-1, 1, (8, 32, 32, 3)).astype("float32")
+    model.fit(x, np.array([0, 1] * 4), batch_size=4, epochs=1, verbose=0)
+    training.save_checkpoint(model, tmp_path, 1, config)
+    restored = make()
+    assert training.load_checkpoint(restored, tmp_path) == 1
+    assert int(restored.optimizer.iterations.numpy()) == 2
+    for a, b in zip(model.optimizer.variables, restored.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    logits = classifier.scores(model, (x * 127.5 + 127.5).astype(np.uint8)[:2])
+    assert logits.shape == (2,) and np.all((logits > 0) & (logits < 1))

@@ -5,7 +5,7 @@
     python bagan/train.py -D path/to/folder --size 32 --keep-imbalance
 
 Results go to OUT/res_{dataset}_dmode_{d}_gmode_{g}_unbalance_{u}_epochs_{E}_lr_{lr:f}_seed_{s}/ with
-the original's outputs in Keras 3 form (see docs/bagan.md); a run started again resumes from its
+the original's outputs in Keras 3 form (see bagan/README.md); a run started again resumes from its
 latest checkpoint in class_{c}/autoencoder/ and class_{c}/gan/.
 """
 import os

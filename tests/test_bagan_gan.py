@@ -1,0 +1,119 @@
+"""BAGAN's algorithm: the latent sampler, the loss of a D/G step computed by hand, BAGAN-GP's step."""
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from bagan import gan
+
+SHAPE = (16, 16, 1)
+
+
+def test_sampler_reproduces_means_and_covariances():
+    rng = np.random.default_rng(0)
+    d, k = 6, 3
+    a = rng.normal(size=(k, d, d))
+    true_cov = np.einsum("kij,klj->kil", a, a) + 0.1 * np.eye(d)
+    true_mean = rng.normal(size=(k, d)) * 3
+    sampler = gan.LatentSampler(true_mean, true_cov)
+    labels = np.repeat(np.arange(k), 20000)
+    z = sampler.sample(labels, np.random.default_rng(1))
+    assert z.shape == (len(labels), d)
+    for c in range(k):
+        zc = z[labels == c]
+        se = np.sqrt(np.diag(true_cov[c]) / len(zc))          # standard error of each mean
+        assert np.all(np.abs(zc.mean(0) - true_mean[c]) < 5 * se)
+        np.testing.assert_allclose(np.cov(zc.T), true_cov[c], atol=0.06 * np.abs(true_cov[c]).max())
+    # fitting the samples back gives the same statistics (np.cov, ddof 1, like the original)
+    refit = gan.LatentSampler.fit(z, labels, k)
+    np.testing.assert_allclose(refit.means, true_mean, atol=0.1)
+    np.testing.assert_allclose(refit.covariances[0], np.cov(z[labels == 0].T))
+
+
+def test_sampler_handles_singular_covariance_and_roundtrips(tmp_path):
+    rng = np.random.default_rng(0)
+    codes = rng.normal(size=(5, 10))          # 5 codes in 10 dims: Sigma is singular
+    sampler = gan.LatentSampler.fit(codes, np.zeros(5, int), 2)   # class 1 has no codes
+    assert np.all(np.isfinite(sampler.factors))
+    z = sampler.sample(np.array([0, 1, 1]), rng)
+    np.testing.assert_allclose(z[1:], 0, atol=1e-3)   # empty class: mean 0, (jittered) zero covariance
+    sampler.save(tmp_path, "0")
+    again = gan.LatentSampler.load(tmp_path, "0")
+    np.testing.assert_array_equal(again.means, sampler.means)
+    np.testing.assert_array_equal(again.covariances, sampler.covariances)
+    assert (tmp_path / "0_means.npy").exists() and (tmp_path / "0_covariances.npy").exists()
+
+
+def test_vectorised_and_per_sample_sampling_agree_in_distribution():
+    rng = np.random.default_rng(0)
+    sampler = gan.LatentSampler(np.array([[1.0, -2.0]]), np.array([[[2.0, 0.5], [0.5, 1.0]]]))
+    fast = sampler.sample(np.zeros(4000, int), rng)
+    slow = sampler.sample_per_sample(np.zeros(4000, int), rng)
+    np.testing.assert_allclose(fast.mean(0), slow.mean(0), atol=0.12)
+    np.testing.assert_allclose(np.cov(fast.T), np.cov(slow.T), atol=0.2)
+
+
+def _bagan(k=3, seed=0):
+    model = gan.BAGAN(SHAPE, k, width=0.125, seed=seed)
+    model.compile(d_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5),
+                  g_optimizer=keras.optimizers.Adam(1e-3, beta_1=0.5))
+    model.set_latent(gan.LatentSampler(np.zeros((k, 100)), np.stack([np.eye(100)] * k)))
+    return model
+
+
+def test_fake_count_is_ceil_b_over_k():
+    assert gan.fake_count(128, 10) == 13
+    assert gan.fake_count(16, 3) == 6
+    model = _bagan(3)
+    m, b = model._fake_count(tf.zeros((16, *SHAPE)))
+    assert int(m) == 6 and int(b) == 16
+
+
+def test_losses_by_hand_with_an_indifferent_discriminator():
+    """With D's head at zero, D answers 1/(K+1) for every class: both losses are log(K+1)."""
+    k = 3
+    model = _bagan(k)
+    head = model.discriminator.get_layer("auxiliary")
+    head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+    real = tf.random.uniform((8, *SHAPE), -1, 1)
+    labels = tf.constant([0, 1, 2, 0, 1, 2, 0, 1])
+    d_loss, g_loss = model.losses_on(real, labels, training=False)
+    assert float(d_loss) == pytest.approx(math.log(k + 1), rel=1e-5)
+    assert float(g_loss) == pytest.approx(math.log(k + 1), rel=1e-5)
+
+
+def test_train_step_updates_only_the_right_networks():
+    model = _bagan(3)
+    real = tf.random.uniform((8, *SHAPE), -1, 1)
+    labels = tf.constant([0, 1, 2, 0, 1, 2, 0, 1])
+    g_before = [np.array(w) for w in model.generator.weights]
+    logs = model.train_step((real, labels))
+    assert set(logs) == {"gen_loss", "disc_loss"}
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert any(not np.allclose(a, np.array(b)) for a, b in zip(g_before, model.generator.weights))
+    assert int(model.d_optimizer.iterations) == 1 and int(model.g_optimizer.iterations) == 1
+
+
+def test_rebalance_label_sampling_follows_the_probabilities():
+    model = gan.BAGAN(SHAPE, 4, width=0.125, seed=0, d_probs=[0.0, 0.5, 0.5, 0.0])
+    drawn = np.asarray(model.sample_labels(2000, model.d_logits))
+    assert set(np.unique(drawn)) == {1, 2}
+
+
+def test_gp_step_and_penalty():
+    model = gan.BAGANGP(SHAPE, 3, seed=0, d_steps=2)
+    model.compile(d_optimizer=keras.optimizers.Adam(2e-4, 0.5, 0.9), g_optimizer=keras.optimizers.Adam(2e-4, 0.5, 0.9))
+    real = tf.random.uniform((4, *SHAPE), -1, 1)
+    labels = tf.constant([0, 1, 2, 0])
+    logs = model.train_step((real, labels))
+    assert set(logs) == {"gen_loss", "disc_loss", "gp"}
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert int(model.d_optimizer.iterations) == 2 and int(model.g_optimizer.iterations) == 1
+    # a critic that ignores its input has zero gradient: the penalty is (0 - 1)^2 = 1
+    for layer in model.discriminator.layers:
+        if layer.name == "logit":
+            layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
+    _, gp = model._d_loss(real, labels, training=False)
+    assert float(gp) == pytest.approx(1.0, abs=1e-4)

@@ -169,16 +169,23 @@ def inception(weights=None, data_dir=None):
     return _models[path]
 
 
-def as_rgb_float(images):
-    """uint8 (N, H, W), (N, H, W, 1) or (N, H, W, 3) -> float32 RGB grey levels (grey tiled to RGB)."""
+def check_images(images, what="images"):
+    """uint8 (N, H, W), (N, H, W, 1) or (N, H, W, 3) with N >= 1, else a UserError."""
     images = np.asarray(images)
     if images.dtype != np.uint8:
-        raise UserError(f"FID/KID need uint8 images (0..255), got {images.dtype}; convert with "
+        raise UserError(f"FID/KID need uint8 {what} (0..255), got {images.dtype}; convert with "
                         "common.pipeline.to_uint8")
+    if images.ndim not in (3, 4) or (images.ndim == 4 and images.shape[-1] not in (1, 3)) \
+            or len(images) == 0:
+        raise UserError(f"FID/KID need {what} shaped (N, H, W) or (N, H, W, 1|3), got {images.shape}")
+    return images
+
+
+def as_rgb_float(images):
+    """uint8 grey or RGB images -> float32 RGB grey levels (grey tiled to 3 channels)."""
+    images = check_images(images)
     if images.ndim == 3:
         images = images[..., None]
-    if images.ndim != 4 or images.shape[-1] not in (1, 3):
-        raise UserError(f"FID/KID need images shaped (N, H, W, 1 or 3), got {images.shape}")
     if images.shape[-1] == 1:
         images = np.repeat(images, 3, axis=-1)
     return images.astype(np.float32)
@@ -186,8 +193,8 @@ def as_rgb_float(images):
 
 def pool3(images_uint8, weights=None, data_dir=None, batch_size=50, verbose=1):
     """pool3 features (N, 2048) float32 of uint8 images, in batches with a Progbar."""
+    images = check_images(images_uint8)
     model = inception(weights, data_dir)
-    images = np.asarray(images_uint8)
     run = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     out = np.empty((len(images), FEATURES), np.float32)
     bar = keras.utils.Progbar(len(images), unit_name="image") if verbose else None

@@ -1,0 +1,186 @@
+"""The DAGAN training step: WGAN-GP on (source, target) pairs of one class.
+
+    L_D = E[D(G(x_i, z), x_i)] - E[D(x_j, x_i)] + 10 GP,     L_G = -E[D(G(x_i, z), x_i)]
+    GP  = E[(||grad_x D(x_hat, x_i)||_2 - 1)^2],  x_hat = x_j + alpha (x_g - x_j),  alpha ~ U(0, 1)
+
+One `train_step` is one iteration of the TF original: `critic_steps` critic updates, each on a fresh
+batch of pairs, then one generator update on a fresh batch. A dataset element therefore holds
+`critic_steps + 1` batches of pairs, batch axis first so that tf.distribute splits it per replica.
+Pairs are drawn by stateless ops seeded by (seed, step), so a resumed run sees the same pairs.
+"""
+import keras
+import numpy as np
+import tensorflow as tf
+
+from common.errors import UserError
+from common.gan import GAN
+from dagan import models
+
+GP_AXES = ("sample", "height")
+
+
+def gradient_penalty(critic, conditioning, real, fake, alpha, axes="sample"):
+    """WGAN-GP penalty at x_hat = real + alpha (fake - real) (alpha: one value per sample).
+
+    axes="sample": the norm of each sample's gradient over height, width and channels (the WGAN-GP
+    definition). axes="height": the TF original's `sqrt(sum(grad^2, axis=1))` on NHWC, a norm over
+    height only whose penalty is then averaged over (width, channels); kept to reproduce it.
+    Returns the per-sample penalties."""
+    alpha = tf.reshape(tf.cast(alpha, real.dtype), [-1, 1, 1, 1])
+    x_hat = real + alpha * (fake - real)
+    with tf.GradientTape() as tape:
+        tape.watch(x_hat)
+        score = critic([x_hat, conditioning], training=True)
+    grad = tape.gradient(score, x_hat)
+    if axes == "sample":
+        norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]) + 1e-12)
+        return tf.square(norm - 1.0)
+    if axes == "height":
+        norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=1) + 1e-12)      # (B, W, C)
+        return tf.reduce_mean(tf.square(norm - 1.0), axis=[1, 2])
+    raise ValueError(f"gradient penalty axes must be one of {GP_AXES}, not {axes!r}")
+
+
+def class_index(labels, min_images=2):
+    """Images grouped by class: (order, offsets, counts) such that class c's images are
+    order[offsets[c]:offsets[c] + counts[c]]. Every class needs `min_images` to make a pair of two
+    distinct draws possible."""
+    labels = np.asarray(labels)
+    classes, counts = np.unique(labels, return_counts=True)
+    small = classes[counts < min_images]
+    if len(small):
+        raise UserError(f"class {small[0]} has {counts[counts < min_images][0]} image(s); DAGAN pairs "
+                        f"need at least {min_images} images in every training class "
+                        f"({len(small)} classes are too small): add images or leave those classes out")
+    order = np.argsort(labels, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    return order, offsets, counts
+
+
+def sample_pairs(seed, counts, offsets, shape, rotate=False):
+    """Indices (a, b) into the class-sorted images for pairs of one class, and per-pair rot90 counts.
+
+    As the TF original: classes uniformly with replacement, a and b independently (a == b possible);
+    with `rotate`, each pair is turned by the same k x 90 degrees (k uniform in 0..3) with p = 0.5,
+    else k = 0. Stateless: a pure function of `seed` (shape [2])."""
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), num=5)
+    counts = tf.constant(counts, tf.int64)
+    offsets = tf.constant(offsets, tf.int64)
+    c = tf.random.stateless_uniform(shape, seeds[0], minval=0, maxval=counts.shape[0], dtype=tf.int64)
+    n = tf.gather(counts, c)
+    start = tf.gather(offsets, c)
+    draw = lambda s: tf.minimum(tf.cast(tf.random.stateless_uniform(shape, s) * tf.cast(n, tf.float32), tf.int64), n - 1)  # noqa: E731
+    a, b = start + draw(seeds[1]), start + draw(seeds[2])
+    if rotate:
+        turn = tf.random.stateless_uniform(shape, seeds[3]) < 0.5
+        k = tf.random.stateless_uniform(shape, seeds[4], minval=0, maxval=4, dtype=tf.int32)
+        k = tf.where(turn, k, 0)
+    else:
+        k = tf.zeros(shape, tf.int32)
+    return a, b, c, k
+
+
+def rot90(images, k):
+    """Turn each image (..., H, W, C) by its own k x 90 degrees (H == W)."""
+    flat = tf.reshape(images, [-1, *images.shape[-3:]])
+    kf = tf.reshape(k, [-1])
+    turned = tf.stack([tf.image.rot90(flat, i) for i in range(4)])                # (4, N, H, W, C)
+    picked = tf.gather_nd(turned, tf.stack([kf, tf.range(tf.size(kf))], axis=1))
+    return tf.reshape(picked, tf.shape(images))
+
+
+def pair_dataset(images, labels, batch_size, steps_per_epoch, critic_steps=5, seed=0, start_epoch=0,
+                 epochs=None, rotate=False):
+    """Endless (or `epochs`-long) stream of train-step elements (sources, targets), each of shape
+    (batch_size, critic_steps + 1, H, W, C) in [-1, 1]; sources[:, s] and targets[:, s] are pairs of
+    one class. Element e of epoch t depends only on (seed, t * steps_per_epoch + e)."""
+    images = np.asarray(images)
+    if rotate and images.shape[1] != images.shape[2]:
+        raise UserError(f"rotation needs square images, these are {images.shape[1]}x{images.shape[2]}; "
+                        "drop --rotate")
+    order, offsets, counts = class_index(labels)
+    sorted_images = tf.constant(images[order])
+    shape = (batch_size, critic_steps + 1)
+
+    def element(step):
+        a, b, _, k = sample_pairs(tf.stack([tf.constant(seed, tf.int64), step]), counts, offsets,
+                                  shape, rotate)
+        source = tf.cast(tf.gather(sorted_images, a), tf.float32) / 127.5 - 1.0
+        target = tf.cast(tf.gather(sorted_images, b), tf.float32) / 127.5 - 1.0
+        if rotate:
+            source, target = rot90(source, k), rot90(target, k)
+        return source, target
+
+    first = start_epoch * steps_per_epoch
+    end = np.iinfo(np.int64).max if epochs is None else (start_epoch + epochs) * steps_per_epoch
+    return (tf.data.Dataset.range(first, end)
+            .map(element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .prefetch(tf.data.AUTOTUNE))
+
+
+class DAGAN(GAN):
+    """DAGAN with the WGAN-GP objective. `generator`/`critic` (also `discriminator`) are the
+    networks of dagan.models; `gp_axes` picks the penalty's norm ("sample" or the TF "height" bug)."""
+    loss_names = ("d_loss", "g_loss", "gp", "wasserstein")
+
+    def __init__(self, generator, critic, z_dim=100, critic_steps=5, gp_weight=10.0, gp_axes="sample",
+                 seed=None, **kwargs):
+        super().__init__(seed=seed, **kwargs)
+        if gp_axes not in GP_AXES:
+            raise ValueError(f"gp_axes must be one of {GP_AXES}, not {gp_axes!r}")
+        self.generator, self.discriminator = generator, critic
+        self.z_dim, self.critic_steps = int(z_dim), int(critic_steps)
+        self.gp_weight, self.gp_axes = float(gp_weight), gp_axes
+
+    @property
+    def critic(self):
+        return self.discriminator
+
+    def generate(self, sources, training=False):
+        z = self.noise((tf.shape(sources)[0], self.z_dim))
+        return self.generator([sources, z], training=training)
+
+    def critic_step(self, source, target):
+        fake = self.generate(source, training=True)
+        alpha = keras.random.uniform((tf.shape(source)[0],), seed=self.seed_generator)
+        with tf.GradientTape() as tape:
+            d_real = self.critic([target, source], training=True)
+            d_fake = self.critic([fake, source], training=True)
+            gp = gradient_penalty(self.critic, source, target, fake, alpha, self.gp_axes)
+            wasserstein = self.mean(d_real) - self.mean(d_fake)
+            gp_mean = self.mean(gp)
+            d_loss = -wasserstein + self.gp_weight * gp_mean
+        self.step(self.d_optimizer, tape, d_loss, self.discriminator_variables)
+        return d_loss, gp_mean, wasserstein
+
+    def train_step(self, data):
+        sources, targets = data
+
+        def critic_update(s, *_):
+            return (s + 1, *self.critic_step(tf.gather(sources, s, axis=1), tf.gather(targets, s, axis=1)))
+
+        # A graph loop, so that the critic update is traced once rather than critic_steps times.
+        zero = tf.constant(0.0)
+        _, d_loss, gp, wasserstein = tf.while_loop(
+            lambda s, *_: s < self.critic_steps, critic_update, (tf.constant(0), zero, zero, zero))
+        source = sources[:, self.critic_steps]
+        with tf.GradientTape() as tape:
+            g_loss = -self.mean(self.critic([self.generate(source, training=True), source], training=True))
+        self.step(self.g_optimizer, tape, g_loss, self.generator_variables)
+        return self.update(d_loss=d_loss, g_loss=g_loss, gp=gp, wasserstein=wasserstein)
+
+
+def build(config, image_shape):
+    """A function that returns the compiled DAGAN of a run's configuration (for common.training)."""
+    def make():
+        generator = models.generator(image_shape, config["widths"], config["generator_inner_layers"],
+                                     config["z_dim"], config["dropout"], config["batch_renorm"])
+        critic = models.critic(image_shape, config["widths"], config["critic_inner_layers"],
+                               wide=config.get("wide_connections", False))
+        model = DAGAN(generator, critic, config["z_dim"], config["critic_steps"], config["gp_weight"],
+                      config["gp_axes"], seed=config["seed"])
+        opt = dict(learning_rate=config["lr"], beta_1=0.0, beta_2=0.9)
+        model.compile(d_optimizer=keras.optimizers.Adam(**opt), g_optimizer=keras.optimizers.Adam(**opt),
+                      jit_compile=config.get("jit_compile", False))
+        return model
+    return make

@@ -1,0 +1,215 @@
+"""Train DAGAN on Omniglot or a folder of class folders.
+
+    python -m dagan.train --profile quick --data-dir ../shared/data --out results/dagan
+    python -m dagan.train --dataset path/to/classes --image-size 32x48 --out results/dagan
+
+Training classes are the first --num-training-classes (Omniglot: 1200, as dagan_torch), the next
+--num-val-classes (200) are unseen classes whose sources fill the sample grids; the rest are held out
+(the few-shot evaluation uses 1420-1519). Writes RUN_DIR/config.json, checkpoints/, losses.csv,
+steps.csv, samples/epoch_NNNN.png (rows: a source image, then generations from it), generator.keras
+and timing_*.json (throughput). Running the same command again resumes.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import json  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from common import cli, datasets  # noqa: E402
+from common.cli import bounded, positive_int  # noqa: E402
+from common.errors import UserError  # noqa: E402
+
+SHARED = dict(dataset="omniglot", image_size=None, train_classes=None, val_classes=None, z_dim=100,
+              dropout=0.5, critic_steps=5, gp_weight=10.0, gp_axes="sample", lr=1e-4, rotate=False,
+              wide_connections=False, steps_per_epoch=None)
+OMNIGLOT_SPLIT = (1200, 200)    # dagan_torch: 1200 training classes, 200 for visual checks
+PROFILES = {
+    # seconds: checks that everything runs
+    "smoke": dict(SHARED, widths=(4, 4, 8, 8), generator_inner_layers=0, critic_inner_layers=0,
+                  z_dim=8, batch_size=4, epochs=1, steps_per_epoch=2, batch_renorm=False),
+    # a 2-core CPU in ~25 min: narrow networks, 1 inner layer, 3000 iterations (15000 critic updates)
+    "quick": dict(SHARED, widths=(16, 16, 32, 32), generator_inner_layers=1, critic_inner_layers=1,
+                  batch_size=16, epochs=20, steps_per_epoch=50, batch_renorm=False),
+    # TF original + README: widths 64-128, 3 (G) / 5 (D) inner layers, batch renorm, batch 32,
+    # 200 epochs of N_train / 32 iterations (each 5 critic + 1 generator update)
+    "paper": dict(SHARED, widths=(64, 64, 128, 128), generator_inner_layers=3, critic_inner_layers=5,
+                  batch_size=32, epochs=200, batch_renorm=True),
+}
+NOT_CONFIG = ("name",)
+GRID_ROWS, GRID_GENERATIONS = 8, 7
+
+
+def parse_size(text):
+    """'28' or '32x48' (height x width)."""
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2) or min(parts) < 2:
+        raise cli.argparse.ArgumentTypeError(f"expected SIZE or HEIGHTxWIDTH (>= 2), got {text!r}")
+    return parts * 2 if len(parts) == 1 else parts
+
+
+def widths(text):
+    try:
+        values = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) < 2 or min(values) < 1:
+        raise cli.argparse.ArgumentTypeError(f"expected comma-separated positive widths, got {text!r}")
+    return values
+
+
+def parser():
+    p = cli.ArgumentParser(prog="dagan.train", description=__doc__.split("\n")[0],
+                           parents=[cli.parent_parser()])
+    g = p.add_argument_group("DAGAN")
+    g.add_argument("--dataset", default=None, help="'omniglot' (default) or a folder with one sub-folder per class")
+    g.add_argument("--image-size", type=parse_size, default=None,
+                   help="resize a folder's images to SIZE or HEIGHTxWIDTH (Omniglot is 28x28)")
+    g.add_argument("--num-training-classes", dest="train_classes", type=positive_int, default=None,
+                   help="the first N classes train the GAN (Omniglot 1200; a folder: all but the validation ones)")
+    g.add_argument("--num-val-classes", dest="val_classes", type=bounded(int, 0), default=None,
+                   help="the next N classes are unseen sources for the sample grids (Omniglot 200; a folder 0)")
+    g.add_argument("--widths", type=widths, default=None, help="level widths, e.g. 64,64,128,128 (profile)")
+    g.add_argument("--generator-inner-layers", type=bounded(int, 0), default=None, help="(profile; README 3)")
+    g.add_argument("--critic-inner-layers", "--discriminator-inner-layers", dest="critic_inner_layers",
+                   type=bounded(int, 0), default=None, help="(profile; README 5)")
+    g.add_argument("--z-dim", type=positive_int, default=None, help="noise size (default 100)")
+    g.add_argument("--dropout-rate-value", dest="dropout", type=bounded(float, 0, 1, high_open=True),
+                   default=None, help="dropout of the generator's resampling convs (default 0.5)")
+    g.add_argument("--batch-renorm", action="store_true", default=None,
+                   help="batch renormalisation in G, as the TF original (paper profile)")
+    g.add_argument("--critic-steps", type=positive_int, default=None, help="critic updates per G update (5)")
+    g.add_argument("--gp-weight", type=bounded(float, 0), default=None, help="gradient penalty weight (10)")
+    g.add_argument("--gp-axes", choices=("sample", "height"), default=None,
+                   help="norm of the penalty: per sample over H,W,C (default) or the TF original's height-only bug")
+    g.add_argument("--lr", type=bounded(float, 0, low_open=True), default=None,
+                   help="Adam learning rate of both networks (1e-4; beta_1 0, beta_2 0.9)")
+    g.add_argument("--rotate", action="store_true", default=None,
+                   help="turn each pair by the same random multiple of 90 degrees with p = 0.5 (TF original)")
+    g.add_argument("--use-wide-connections", dest="wide_connections", action="store_true", default=None,
+                   help="the critic's head reads every level (TF option)")
+    g.add_argument("--steps-per-epoch", type=positive_int, default=None,
+                   help="iterations per epoch (default: training images / batch size, as the TF original)")
+    g.add_argument("--name", default=None, help="run directory name under --out (default from the settings)")
+    return p
+
+
+def load(config, data_dir):
+    """(images uint8 NHWC, labels) of every class, in class order."""
+    if config["dataset"] == "omniglot":
+        data = datasets.load("omniglot", "all", data_dir)
+    else:
+        folder = Path(config["dataset"]).expanduser()
+        if not folder.is_dir():
+            raise UserError(f"--dataset {folder}: not 'omniglot' and not a folder of class folders")
+        size = tuple(config["image_size"]) if config["image_size"] else None
+        data = datasets.load(str(folder), size=size)
+    return data.images, data.labels
+
+
+def split_classes(config, labels):
+    """Class ranges (train, val, held out) from the configured counts."""
+    n = int(labels.max()) + 1
+    omniglot = config["dataset"] == "omniglot"
+    val = config["val_classes"] if config["val_classes"] is not None else (OMNIGLOT_SPLIT[1] if omniglot else 0)
+    train = config["train_classes"] or (OMNIGLOT_SPLIT[0] if omniglot else n - val)
+    if train < 1 or train + val > n:
+        raise UserError(f"{train} training + {val} validation classes do not fit in the dataset's {n} classes; "
+                        "lower --num-training-classes or --num-val-classes")
+    return range(0, train), range(train, train + val), range(train + val, n)
+
+
+def run_name(config):
+    data = "omniglot" if config["dataset"] == "omniglot" else Path(config["dataset"]).name
+    return f"{data}_{config['profile']}_seed{config['seed']}"
+
+
+def sample_fn(images, seed, z_dim):
+    """Each row: a fixed source image, then generations from fixed z (NumPy, so the model's own
+    random stream is left alone)."""
+    rng = np.random.default_rng(seed + 1)
+    pick = np.sort(rng.choice(len(images), min(GRID_ROWS, len(images)), replace=False))
+    sources = images[pick].astype("float32") / 127.5 - 1
+    z = rng.standard_normal((len(pick) * GRID_GENERATIONS, z_dim)).astype("float32")
+    repeated = np.repeat(sources, GRID_GENERATIONS, axis=0)
+
+    def sample(model):
+        fake = np.asarray(model.generator([repeated, z], training=False)).reshape(
+            len(pick), GRID_GENERATIONS, *sources.shape[1:])
+        return {"images": np.concatenate([sources[:, None], fake], axis=1),
+                "col_labels": ["source"] + [f"G {i + 1}" for i in range(GRID_GENERATIONS)],
+                "title": "DAGAN: source, then generations"}
+    return sample
+
+
+def done_epochs(run_dir):
+    state = Path(run_dir) / cli.STATE_FILE
+    return json.loads(state.read_text())["epoch"] if state.exists() else 0
+
+
+def export_generator(model, run_dir):
+    tmp = Path(run_dir) / "generator.partial.keras"
+    model.generator.save(tmp)
+    os.replace(tmp, Path(run_dir) / "generator.keras")
+
+
+@cli.main
+def main(argv=None):
+    args = parser().parse_args(argv)
+    config = cli.resolve(args, PROFILES)
+    for key in NOT_CONFIG:
+        config.pop(key, None)
+    config["widths"] = list(config["widths"])
+    data_dir = datasets.data_dir(args.data_dir)
+    images, labels = load(config, data_dir)
+    train, val, _ = split_classes(config, labels)
+    in_train = labels < train.stop
+    train_images, train_labels = images[in_train], labels[in_train]
+    if config["steps_per_epoch"] is None:
+        config["steps_per_epoch"] = max(1, len(train_images) // config["batch_size"])
+    from dagan import gan
+    gan.class_index(train_labels)   # every training class must hold a pair: fail before any output
+    if config["rotate"] and images.shape[1] != images.shape[2]:
+        raise UserError(f"--rotate needs square images, these are {images.shape[1]}x{images.shape[2]}")
+    grid_images = images[(labels >= val.start) & (labels < val.stop)] if len(val) else train_images
+
+    from common import training
+    out = Path(args.out or "results/dagan")
+    run_dir = out / (args.name or run_name(config))
+    done = 0 if args.overwrite else done_epochs(run_dir)
+    cli.prepare_run_dir(run_dir, config)
+    training.seed_everything(config["seed"])
+    steps = config["steps_per_epoch"]
+    start = time.perf_counter()
+    model = training.train(
+        gan.build(config, images.shape[1:]),
+        lambda start_epoch: gan.pair_dataset(train_images, train_labels, config["batch_size"], steps,
+                                             config["critic_steps"], config["seed"], start_epoch,
+                                             rotate=config["rotate"]),
+        run_dir, epochs=config["epochs"], steps_per_epoch=steps, config=config,
+        strategy=training.get_strategy(config["strategy"]), save_every=config["save_every"],
+        sample_fn=sample_fn(grid_images, config["seed"], config["z_dim"]), step_log=True)
+    seconds = time.perf_counter() - start
+    export_generator(model, run_dir)
+    trained = max(0, config["epochs"] - done)
+    if trained:
+        pairs = trained * steps * config["batch_size"] * (config["critic_steps"] + 1)
+        timing = {"epochs": trained, "iterations": trained * steps, "seconds": round(seconds, 1),
+                  "images_per_second": round(pairs / seconds, 1),
+                  "iterations_per_second": round(trained * steps / seconds, 3),
+                  "note": "images = (source, target) pairs consumed: batch x (critic steps + 1) per "
+                          "iteration; wall time of the whole fit (tracing, checkpoints, grids included)"}
+        cli.write_json_atomic(run_dir / f"timing_epochs_{done + 1:04d}-{config['epochs']:04d}.json", timing)
+        print(f"{run_dir}: {timing['images_per_second']} images/s "
+              f"({timing['iterations_per_second']} iterations/s) over {trained} epochs")
+    return run_dir
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""DAGAN: network shapes, the gradient penalty by hand, the pair sampler, the 5:1 step ratio, a smoke
+train + evaluate, and one-line errors (exit 2)."""
+import json
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from PIL import Image
+
+from dagan import gan, models
+
+TINY = dict(widths=(4, 4, 8, 8))
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 48, 3)])
+def test_shapes(shape):
+    g = models.generator(shape, inner_layers=1, z_dim=10, **TINY)
+    d = models.critic(shape, inner_layers=1, **TINY)
+    x = tf.random.uniform((2, *shape), -1, 1)
+    y = g([x, tf.random.normal((2, 10))], training=False)
+    assert y.shape == (2, *shape)
+    assert float(tf.reduce_max(tf.abs(y))) <= 1.0          # tanh head
+    assert d([y, x], training=False).shape == (2, 1)
+    # the encoder levels are 14x14, 7x7, 4x4, 2x2 for Omniglot
+    assert models.feature_sizes((28, 28)) == [(14, 14), (7, 7), (4, 4), (2, 2)]
+    sizes = {tuple(layer.output.shape[1:3]) for layer in g.layers if "conv2d" in layer.name}
+    if shape[0] == 28:
+        assert {(14, 14), (7, 7), (4, 4), (2, 2)} <= sizes
+    else:
+        assert {(16, 24), (8, 12), (4, 6), (2, 3)} <= sizes
+
+
+def test_generator_uses_z():
+    g = models.generator((28, 28, 1), inner_layers=0, z_dim=10, dropout=0.0, **TINY)
+    x = tf.zeros((1, 28, 28, 1))
+    a = g([x, tf.zeros((1, 10))], training=False)
+    b = g([x, tf.ones((1, 10))], training=False)
+    assert float(tf.reduce_max(tf.abs(a - b))) > 0
+
+
+def test_gradient_penalty_by_hand():
+    real = tf.zeros((1, 2, 2, 1))
+    fake = tf.ones((1, 2, 2, 1))
+    cond = tf.zeros((1, 2, 2, 1))
+    # a linear critic sum(x): gradient all ones -> per-sample norm 2 -> (2 - 1)^2 = 1
+    linear = lambda inputs, training=None: tf.reduce_sum(inputs[0], axis=[1, 2, 3])  # noqa: E731
+    gp = gan.gradient_penalty(linear, cond, real, fake, [0.3])
+    np.testing.assert_allclose(gp.numpy(), [1.0], rtol=1e-5)
+    # the TF original's axis=1 norm: sqrt(2) over height, then averaged -> (sqrt(2) - 1)^2
+    gp_tf = gan.gradient_penalty(linear, cond, real, fake, [0.3], axes="height")
+    np.testing.assert_allclose(gp_tf.numpy(), [(np.sqrt(2) - 1) ** 2], rtol=1e-5)
+    # a quadratic critic 0.5 sum(x^2): gradient = x_hat = real + alpha (fake - real) = 0.25 everywhere
+    # -> norm sqrt(4 x 0.0625) = 0.5 -> (0.5 - 1)^2 = 0.25
+    quadratic = lambda inputs, training=None: 0.5 * tf.reduce_sum(inputs[0] ** 2, axis=[1, 2, 3])  # noqa: E731
+    np.testing.assert_allclose(gan.gradient_penalty(quadratic, cond, real, fake, [0.25]).numpy(), [0.25], rtol=1e-5)
+
+
+def class_images(counts, shape=(6, 6, 1)):
+    """Images whose every pixel holds the class id (so a rotation keeps it), labels interleaved."""
+    labels = np.concatenate([np.full(n, c) for c, n in enumerate(counts)])
+    labels = np.random.default_rng(0).permutation(labels)
+    images = np.broadcast_to(labels[:, None, None, None] * 10, (len(labels), *shape)).astype(np.uint8)
+    return images, labels
+
+
+@pytest.mark.parametrize("rotate", [False, True])
+def test_pairs_are_of_one_class(rotate):
+    images, labels = class_images([2, 5, 3, 9])
+    ds = gan.pair_dataset(images, labels, batch_size=16, steps_per_epoch=3, critic_steps=5, seed=1,
+                          rotate=rotate)
+    seen = set()
+    for sources, targets in ds.take(6):
+        assert sources.shape == targets.shape == (16, 6, 6, 6, 1)
+        s = np.rint((sources.numpy()[..., 0, 0, 0] + 1) * 127.5)
+        t = np.rint((targets.numpy()[..., 0, 0, 0] + 1) * 127.5)
+        np.testing.assert_array_equal(s, t)
+        seen |= set(s.ravel().tolist())
+    assert seen == {0, 10, 20, 30}
+
+
+def test_pairs_resume_exactly():
+    images, labels = class_images([4, 4, 4])
+    full = list(gan.pair_dataset(images, labels, 4, steps_per_epoch=2, seed=3).take(4))
+    resumed = list(gan.pair_dataset(images, labels, 4, steps_per_epoch=2, seed=3, start_epoch=1).take(2))
+    for a, b in zip(full[2:], resumed):
+        np.testing.assert_array_equal(a[0].numpy(), b[0].numpy())
+
+
+def test_rotation_turns_both_images_alike():
+    a, b, _, k = gan.sample_pairs(tf.constant([0, 5], tf.int64), [50, 50], [0, 50], (2000,), rotate=True)
+    k = k.numpy()
+    assert set(np.unique(k)) == {0, 1, 2, 3}
+    assert 0.55 < np.mean(k == 0) < 0.70                    # p(no turn) = 0.5 + 0.5 / 4
+    image = tf.constant(np.arange(16, dtype=np.float32).reshape(1, 4, 4, 1))
+    turned = gan.rot90(tf.repeat(image, 4, axis=0), tf.constant([0, 1, 2, 3]))
+    for i in range(4):
+        np.testing.assert_array_equal(turned[i].numpy(), tf.image.rot90(image[0], i).numpy())
+
+
+def test_class_with_one_image_is_refused():
+    from common.errors import UserError
+    with pytest.raises(UserError, match="at least 2 images"):
+        gan.class_index(np.array([0, 0, 1]))
+
+
+def test_five_critic_steps_per_generator_step():
+    config = dict(widths=[2, 2, 2, 2], generator_inner_layers=0, critic_inner_layers=0, z_dim=4, dropout=0.5,
+                  batch_renorm=True, critic_steps=5, gp_weight=10.0, gp_axes="sample", lr=1e-4, seed=0)
+    model = gan.build(config, (8, 8, 1))()
+    images, labels = class_images([3, 3], shape=(8, 8, 1))
+    batch = next(iter(gan.pair_dataset(images, labels, 2, steps_per_epoch=1)))
+    g_before = [v.numpy() for v in model.generator.trainable_variables]
+    logs = model.train_step(batch)          # eager: the same code fit runs in a graph
+    assert int(model.d_optimizer.iterations.numpy()) == 5
+    assert int(model.g_optimizer.iterations.numpy()) == 1
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert set(logs) == {"d_loss", "g_loss", "gp", "wasserstein"}
+    assert any(not np.array_equal(a, b.numpy()) for a, b in zip(g_before, model.generator.trainable_variables))
+
+
+def make_folder(root, counts, size=(28, 28)):
+    rng = np.random.default_rng(0)
+    for c, n in enumerate(counts):
+        folder = root / f"class_{c:02d}"
+        folder.mkdir(parents=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 256, size, dtype=np.uint8)).save(folder / f"{i}.png")
+    return root
+
+
+def run(module, *args):
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], capture_output=True, text=True,
+                          timeout=900)
+
+
+def one_line_error(result):
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = [line for line in result.stderr.strip().splitlines() if "error:" in line]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dagan")
+    data = make_folder(root / "chars", [6] * 6)
+    out = root / "out"
+    result = run("dagan.train", "--profile", "smoke", "--dataset", data, "--num-training-classes", 3,
+                 "--num-val-classes", 1, "--out", out, "--name", "run")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out / "run", data
+
+
+def test_smoke_train_and_evaluate(smoke_run):
+    run_dir, data = smoke_run
+    for name in ("config.json", "state.json", "losses.csv", "steps.csv", "generator.keras",
+                 "samples/epoch_0001.png"):
+        assert (run_dir / name).exists(), name
+    steps = (run_dir / "steps.csv").read_text().splitlines()
+    assert steps[0].startswith("step,epoch") and len(steps) == 3          # 2 iterations
+    result = run("dagan.evaluate", run_dir, "--profile", "smoke", "--val-per-class", 2, "--shots", "1,2",
+                 "--repeats", 2)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Acc. w/ DAGAN" in result.stdout
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["classes"] == [4, 6] and set(metrics["results"]) == {"1", "2"}
+    assert len(metrics["results"]["1"]["with"]) == 2
+    rows = json.loads((run_dir / "headline.json").read_text())
+    assert {r["paper"] for r in rows} == {"DAGAN"} and len(rows) == 4
+    assert rows[0]["paper_value"] == pytest.approx(0.192)
+
+
+def test_k_larger_than_available_exits_2(smoke_run):
+    run_dir, _ = smoke_run
+    line = one_line_error(run("dagan.evaluate", run_dir, "--profile", "smoke", "--shots", "1,5"))
+    assert "k = 5" in line and "lower --shots" in line
+
+
+def test_class_with_one_image_exits_2(tmp_path):
+    data = make_folder(tmp_path / "chars", [3, 1, 3])
+    out = tmp_path / "out"
+    line = one_line_error(run("dagan.train", "--profile", "smoke", "--dataset", data, "--out", out))
+    assert "at least 2 images" in line
+    assert not out.exists() or not any(out.rglob("state.json"))
+
+
+def test_missing_data_dir_exits_2(tmp_path):
+    line = one_line_error(run("dagan.train", "--profile", "smoke", "--data-dir", tmp_path / "nowhere",
+                              "--out", tmp_path / "out"))
+    assert "does not exist" in line

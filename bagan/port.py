@@ -386,7 +386,8 @@ GAN_COLUMNS = {"train_gen_loss": "gen_loss", "train_disc_loss": "disc_loss",
                "test_gen_loss": "val_gen_loss", "test_disc_loss": "val_disc_loss"}
 
 
-def suite_config(original, run_dir, profile="paper", batch_size=None, train_limit=None, test_limit=None):
+def suite_config(original, run_dir, profile="paper", batch_size=None, train_limit=None, test_limit=None,
+                 data_dir=None):
     """config.json as bagan/train.py computes it for the same run, so that it accepts the imported
     checkpoints (their configuration hash must match). The networks are the original's, hence
     --width 1; the autoencoder ran as many epochs as the GAN (the original ties them)."""
@@ -398,7 +399,7 @@ def suite_config(original, run_dir, profile="paper", batch_size=None, train_limi
             "-s", str(s["seed"]), "-e", str(s["epochs"]), "--ae-epochs", str(original.ae_epochs),
             "--out", str(Path(run_dir).parent)]
     for flag, value in (("--batch-size", batch_size), ("--train-limit", train_limit),
-                        ("--test-limit", test_limit)):
+                        ("--test-limit", test_limit), ("--data-dir", data_dir)):
         if value is not None:
             argv += [flag, str(value)]
     config = cli.resolve(train.parser().parse_args(argv), train.PROFILES)
@@ -415,7 +416,25 @@ def _write_csv(path, rows, columns):
     pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
 
 
-def write_run(original, run_dir, config):
+def kept_indices(original, config, data_dir=None):
+    """The training images bagan/train.py keeps for this run (its pruning of this suite's copy of
+    the dataset; the original's own subset is not recoverable: TF1's loader re-seeds NumPy from
+    entropy). None when the dataset is not found and no --data-dir was given."""
+    from bagan import train
+    from common import datasets, imbalance
+    try:
+        data, _ = train.load_data(config, datasets.data_dir(data_dir))
+    except UserError:
+        if data_dir:
+            raise
+        return None
+    if config.get("train_limit") and config["train_limit"] < len(data):      # as bagan/train.py
+        data = data.subset(np.sort(np.random.default_rng(config["seed"]).permutation(len(data))
+                                   [:config["train_limit"]]))
+    return imbalance.prune(data.labels, original.target_class, config["unbalance"], config["seed"])
+
+
+def write_run(original, run_dir, config, kept=None):
     """Write the run directory bagan/train.py would have written after the same epochs: config.json,
     the latent Gaussians, a checkpoint + loss log for the autoencoder (class_{c}/autoencoder/) and for
     the GAN (class_{c}/gan/), and the per-network exports and logs under the original's names."""
@@ -436,6 +455,8 @@ def write_run(original, run_dir, config):
         raise UserError(f"{original.folder / f'{tag}_covariances.npy'}: not positive semi-definite "
                         "covariances; is the file from the original run?") from None
     sampler.save(run_dir, tag)
+    if kept is not None:
+        np.save(run_dir / f"{tag}_kept_indices.npy", np.asarray(kept, np.int64))
 
     # Phase 1: the autoencoder G(E(x)) as it was after the original's autoencoder epochs.
     ae = gan.build_autoencoder_model(original.image_shape, len(original.means[0]), lr, width=1.0)
@@ -526,6 +547,9 @@ def parser():
     t.add_argument("--batch-size", type=cli.positive_int, default=None)
     t.add_argument("--train-limit", type=cli.positive_int, default=None)
     t.add_argument("--test-limit", type=cli.positive_int, default=None)
+    p.add_argument("--data-dir", default=None,
+                   help="dataset root, to record the training images this suite keeps for the run "
+                        "(bagan/evaluate.py needs them; default: $GAN_DATA_DIR, else ./data)")
     p.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
     return p
 
@@ -538,12 +562,14 @@ def main(argv=None):
         raise UserError(f"{out}: already exists; pass --overwrite to replace it or choose another --out")
     given = {k: getattr(args, k) for k in FLAGS}
     original = load_original(args.original, args.target_class, given)
-    config = suite_config(original, out, args.profile, args.batch_size, args.train_limit, args.test_limit)
+    config = suite_config(original, out, args.profile, args.batch_size, args.train_limit, args.test_limit,
+                          args.data_dir)
+    kept = kept_indices(original, config, args.data_dir)
     # Everything goes to a temporary sibling first: a failure leaves no half-written run behind.
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.parent / f".{out.name}.partial-{os.getpid()}"
     try:
-        write_run(original, partial, config)
+        write_run(original, partial, config, kept)
         if out.exists():
             shutil.rmtree(out)
         os.replace(partial, out)
@@ -551,6 +577,10 @@ def main(argv=None):
         shutil.rmtree(partial, ignore_errors=True)
     print(f"imported {original.folder} (class {original.target_class}, {original.epochs_done} GAN epochs) "
           f"into {out}")
+    if kept is None:
+        print(f"note: {original.settings['dataset']} was not found, so {original.target_class}_kept_indices.npy "
+              "is not written; bagan/evaluate.py needs it: import again with --data-dir, or continue "
+              "training (bagan/train.py writes it)")
     return out
 
 

@@ -1,6 +1,7 @@
 """bagan/port.py on the fixture of the original IBM/BAGAN's files (Keras 2, channels-first, MNIST
 target class 0): the imported channels-last networks compute the reference outputs, and unusable
 files give one line and exit status 2 without leaving anything behind."""
+import json
 import os
 import shutil
 import subprocess
@@ -8,6 +9,7 @@ import sys
 from pathlib import Path
 
 import h5py
+import keras
 import numpy as np
 import pytest
 
@@ -205,3 +207,93 @@ def test_missing_class_file_and_unnamed_folder_are_refused(tmp_path, capsys):
     status, lines = run_main([str(renamed), "--out", str(tmp_path / "imported")], capsys)
     assert status == 2 and len(lines) == 1 and "-D/--dataset" in lines[0] and "-u/--unbalance" in lines[0]
     assert not (tmp_path / "imported").exists()
+
+
+# --- 3. an imported run is a run of this suite: it evaluates and continues training --------------
+
+DATA = Path(os.environ.get("GAN_DATA_DIR", ROOT.parent / "shared" / "data"))
+# Continued training at the original's width on a handful of images, so that the test stays short.
+SMALL = ["--profile", "smoke", "--batch-size", "2", "--train-limit", "8", "--test-limit", "2"]
+ORIGINAL_FLAGS = ["-D", "MNIST", "-u", "0.05", "-c", "0", "-l", "5e-05", "-s", "0"]
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    """The fixture imported under the name bagan/train.py gives the run when asked for 11 epochs."""
+    if not (DATA / "mnist").is_dir():
+        pytest.skip(f"MNIST not found in {DATA}: set GAN_DATA_DIR")
+    original = make_original(tmp_path_factory.mktemp("orig3"))
+    out = tmp_path_factory.mktemp("runs") / RUN_NAME.replace("epochs_10", "epochs_11")
+    assert port.main([str(original), "--out", str(out), "--data-dir", str(DATA), *SMALL]) == out
+    return out
+
+
+def test_imported_run_restores_into_bagan_with_the_same_outputs(imported, ref):
+    import pandas as pd
+    from bagan import gan
+    from common import training
+    config = json.loads((imported / "config.json").read_text())["config"]
+    assert (config["dataset"], config["unbalance"], config["target_class"], config["learning_rate"],
+            config["seed"], config["dmode"], config["gmode"], config["width"]) == (
+            "MNIST", 0.05, 0, 5e-05, 0, "uniform", "uniform", 1.0)
+    model = gan.BAGAN((28, 28, 1), 10, seed=0)
+    model.compile(d_optimizer=keras.optimizers.Adam(), g_optimizer=keras.optimizers.Adam())
+    assert training.load_checkpoint(model, imported / "class_0" / "gan", config) == 10
+    x = nhwc(ref["x"])
+    np.testing.assert_allclose(nchw(model.generator(ref["z"], training=False)), ref["gen_images"], **TOL)
+    np.testing.assert_allclose(model.discriminator(x, training=False), ref["disc_probs"], **TOL)
+    np.testing.assert_allclose(np.asarray(model.latent_means), np.load(FIXTURE / "0_means.npy"))
+    losses = pd.read_csv(imported / "class_0" / "gan" / "losses.csv")
+    assert list(losses.columns) == ["epoch", "disc_loss", "gen_loss", "val_disc_loss", "val_gen_loss"]
+    assert losses["epoch"].tolist() == list(range(10)) and losses["gen_loss"][0] == 1.8939096
+    assert losses["val_disc_loss"][0] == 0.9246380220812176
+    assert pd.read_csv(imported / "0_autoencoder.csv")["loss"].tolist()[-1] == 0.052638836
+    kept = np.load(imported / "0_kept_indices.npy")
+    assert len(kept) > 0 and kept.dtype == np.int64
+
+
+def test_imported_run_evaluates(imported, monkeypatch):
+    """bagan/evaluate.py accepts the imported run. Its reference classifier (trained on all of MNIST,
+    minutes) is replaced by an untrained one: what is tested here is the run directory."""
+    from bagan import evaluate
+    from common.metrics import classifier
+
+    def untrained(*args, **kwargs):
+        return keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                                 keras.layers.Dense(10, activation="softmax")])
+    monkeypatch.setattr(classifier, "reference_classifier", untrained)
+    metrics = evaluate.main([str(imported), "--profile", "smoke", "--skip-classifiers",
+                             "--data-dir", str(DATA)])
+    assert set(metrics["per_class"]) == {"0"}
+    assert 0 <= metrics["per_class"]["0"]["ssim_generated_pairs"] <= 1
+    assert (imported / "metrics.json").exists() and (imported / "headline.json").exists()
+
+
+def test_imported_run_continues_training(imported):
+    """bagan/train.py resumes the imported run for one more epoch: the autoencoder is not trained
+    again and the loss logs hold the original's 10 epochs followed by the new one."""
+    import pandas as pd
+    from bagan import train
+    res = train.main([*SMALL, "--width", "1", *ORIGINAL_FLAGS, "-e", "11", "--ae-epochs", "10",
+                      "--out", str(imported.parent), "--data-dir", str(DATA)])
+    assert res == imported
+    state = lambda phase: json.loads((imported / "class_0" / phase / "state.json").read_text())  # noqa: E731
+    assert state("autoencoder")["epoch"] == 10 and state("gan")["epoch"] == 11
+    score = pd.read_csv(imported / "class_0_score.csv")
+    assert score["epoch"].tolist() == list(range(11))
+    original = pd.read_csv(FIXTURE / "class_0_score.csv")
+    np.testing.assert_array_equal(score.drop(columns="epoch").values[:10], original.values)
+    assert np.isfinite(score.values[10]).all()
+    assert (imported / "loss_class_0.png").exists() and (imported / "cmp_class_0_epoch_11.png").exists()
+
+
+def test_imported_run_augments(imported, tmp_path):
+    """bagan/augment.py fills every class of the kept training images up to the majority count with
+    images from the imported generator."""
+    from bagan import augment
+    out = augment.main(["--run", str(imported), "--output", str(tmp_path / "balanced.npz"),
+                        "--data-dir", str(DATA)])
+    with np.load(out) as balanced:
+        counts = np.bincount(balanced["labels"], minlength=10)
+        assert balanced["images"].shape[1:] == (28, 28, 1) and balanced["images"].dtype == np.uint8
+        assert len(set(counts.tolist())) == 1 and balanced["synthetic"].any()

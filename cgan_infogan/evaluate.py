@@ -1,0 +1,353 @@
+"""The original's experiment grid, leak-free, plus low-data runs, on a train.py run directory.
+
+    python -m cgan_infogan.evaluate RUN_DIR --profile quick --data-dir D
+
+For every mix REAL+SYN (default the original's 60000+0, 30000+30000, 12000+48000, 6000+54000) and
+every synthetic source (cgan, infogan_noise1, infogan_noise2), the original's CNN (convNet.py) is
+trained on REAL seeded real training images + SYN synthetic ones, and scored on
+  * the official 10k MNIST test set (the headline; `metrics_test.json`), and
+  * held-out real training images: the remainder of the 60k not used for training (or a seeded
+    sample of it), never an image the classifier trained on.
+The original scored on its test split A' + the 10k test set, where A' overlaps the real training
+images (a second unseeded random_split, REFERENCE 3g.1); `--leaky-original-split` adds that score
+for comparison only. Low-data runs (default 600 and 3000 real images, alone and + 9x as many
+synthetic) show what augmentation gives when real labels are scarce; note the GANs themselves were
+trained on all 60k images, as in the original.
+
+Per experiment, RUN_DIR/experiments/<name>/: config.json, metrics_test.json (accuracy, macro
+precision, recall, F1), ConfusionMatrix.png, loss_plot.png (+ loss.csv). Per run: metrics.json,
+results.md and headline.json. Finished experiments with the same config are not retrained.
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import json  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from common import cli  # noqa: E402
+from common.errors import UserError  # noqa: E402
+
+SOURCES = ("cgan", "infogan_noise1", "infogan_noise2")
+MEAN, STD = 0.1307, 0.3081      # the original's Normalize, applied to every image (real or generated)
+PROFILES = {
+    # clf_steps_per_epoch: updates per classifier "epoch" for every experiment (60000 // 64 = 937,
+    # one pass over the original's 60k-image sets), so small real-only sets get as many updates.
+    "smoke": dict(clf_epochs=1, clf_steps_per_epoch=4, mixes="60000+0,300+300", low_data="100+200",
+                  test_limit=500, heldout_limit=500, batch_size=64),
+    "quick": dict(clf_epochs=1, clf_steps_per_epoch=937,
+                  mixes="60000+0,30000+30000,12000+48000,6000+54000", low_data="600+5400,3000+27000",
+                  test_limit=None, heldout_limit=10000, batch_size=64),
+    "paper": dict(clf_epochs=50, clf_steps_per_epoch=937,
+                  mixes="60000+0,30000+30000,12000+48000,6000+54000", low_data="600+5400,3000+27000",
+                  test_limit=None, heldout_limit=None, batch_size=64),
+}
+PAPER = {("real", 60000, 0): 0.9887,
+         ("cgan", 30000, 30000): 0.98625, ("cgan", 12000, 48000): 0.9806724137931034,
+         ("cgan", 6000, 54000): 0.975703125,
+         ("infogan_noise1", 30000, 30000): 0.985325, ("infogan_noise1", 12000, 48000): 0.9790862068965517,
+         ("infogan_noise1", 6000, 54000): 0.964734375,
+         ("infogan_noise2", 30000, 30000): 0.98555, ("infogan_noise2", 12000, 48000): 0.9775689655172414,
+         ("infogan_noise2", 6000, 54000): 0.9689375}
+TAGS = {"cgan": "cGan", "infogan_noise1": "infoGan", "infogan_noise2": "infoGan"}
+
+
+def parse_mixes(text, n_real, flag):
+    """'30000+30000,600+0' -> [(30000, 30000), (600, 0)], checked against the real images available."""
+    mixes = []
+    for item in filter(None, (s.strip() for s in str(text).split(","))):
+        try:
+            real, syn = (int(v) for v in item.split("+"))
+        except ValueError:
+            raise UserError(f"{flag} {item!r}: write REAL+SYNTHETIC image counts, e.g. 30000+30000")
+        if real < 0 or syn < 0 or real + syn == 0:
+            raise UserError(f"{flag} {item!r}: counts must be >= 0 and not both 0")
+        if real > n_real:
+            raise UserError(f"{flag} {item!r} needs {real} real images but only {n_real} MNIST training "
+                            "images are available; lower the real count")
+        mixes.append((real, syn))
+    return mixes
+
+
+def kilo(n):
+    return f"{n // 1000}k" if n % 1000 == 0 and n >= 1000 else str(n)
+
+
+def experiment_name(source, real, syn, n_real):
+    if syn == 0:
+        return "base_cnn" if real == n_real else f"real_only_{real}"
+    suffix = source.split("_")[1] if "_" in source else ""
+    tail = f"{TAGS[source]}_{kilo(syn)}" + (f"_{suffix}" if suffix else "")
+    return f"mnist_{tail}" if real + syn == n_real else f"real{real}_{tail}"
+
+
+def normalise(images_uint8):
+    return ((np.asarray(images_uint8, np.float32) / 255.0) - MEAN) / STD
+
+
+def scores(y_true, y_pred):
+    from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+    p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="macro", zero_division=0)
+    return {"accuracy": float(accuracy_score(y_true, y_pred)), "precision": float(p), "recall": float(r),
+            "f1_score": float(f), "n": int(len(y_true))}
+
+
+def train_classifier(images, labels, config, seed, exp_dir):
+    """The original's CNN with Adam(1e-3), cross-entropy and batch 64; returns (model, loss rows)."""
+    import keras
+    import tensorflow as tf
+    from cgan_infogan import models
+    from common import pipeline
+    keras.utils.set_random_seed(seed)
+    model = models.classifier(dropout=config["dropout"])
+    model.compile(optimizer=keras.optimizers.Adam(config["lr"]),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    ds, _ = pipeline.make_dataset(images, labels, batch_size=config["batch_size"], seed=seed)
+    ds = ds.map(lambda x, y: (((x + 1.0) / 2.0 - MEAN) / STD, y), num_parallel_calls=tf.data.AUTOTUNE)
+    rows = []
+
+    class Log(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            step = len(rows) + 1
+            rows.append((step, float(logs["loss"])))
+    model.fit(ds, epochs=config["epochs"], steps_per_epoch=config["steps_per_epoch"], callbacks=[Log()], verbose=0)
+    return model, rows
+
+
+def predict(model, images_uint8):
+    logits = model.predict(normalise(images_uint8), batch_size=1000, verbose=0)
+    return np.argmax(logits, axis=-1)
+
+
+def run_experiment(exp_dir, exp_config, train_set, eval_sets):
+    """Train + score one experiment unless exp_dir already holds its result for this config."""
+    from common import plots
+    exp_dir = Path(exp_dir)
+    metrics_path = exp_dir / "metrics_test.json"
+    config_path = exp_dir / "config.json"
+    if metrics_path.exists() and config_path.exists() and json.loads(config_path.read_text()) == exp_config:
+        return json.loads(metrics_path.read_text())
+    exp_dir.mkdir(parents=True, exist_ok=True)
+    cli.write_json_atomic(config_path, exp_config)
+    start = time.time()
+    model, rows = train_classifier(*train_set, exp_config, exp_config["seed"], exp_dir)
+    train_s = time.time() - start
+    with open(exp_dir / "loss.csv", "w") as f:
+        f.write("step,loss\n" + "".join(f"{s},{v}\n" for s, v in rows))
+    plots.loss_curves(exp_dir / "loss.csv", exp_dir / "loss_plot.png", x="step", title=exp_dir.name)
+    results = {}
+    for key, (images, labels, note) in eval_sets.items():
+        if len(images):
+            pred = predict(model, images)
+            results[key] = {**scores(labels, pred), "evaluated_on": note}
+            if key == "test":
+                plots.confusion_matrix(labels, pred, exp_dir / "ConfusionMatrix.png",
+                                       labels=[str(i) for i in range(10)], title=f"{exp_dir.name} (official test)")
+    test = results.pop("test")
+    metrics = {**test, **results, "train_seconds": round(train_s, 1),
+               "note": "top-level scores: the official 10k MNIST test set; no score uses an image the "
+                       "classifier trained on (except original_leaky_split, kept for comparison only)"}
+    cli.write_json_atomic(metrics_path, metrics)
+    return metrics
+
+
+def parser():
+    p = cli.ArgumentParser(prog="cgan_infogan/evaluate.py", description=__doc__.split("\n")[0])
+    p.add_argument("run_dir", help="a train.py run directory (holding cgan/ and/or infogan/)")
+    p.add_argument("--data-dir", default=None, help="dataset root (default: $GAN_DATA_DIR, else ./data)")
+    p.add_argument("--profile", choices=tuple(PROFILES), default="quick")
+    p.add_argument("-s", "--seed", type=int, default=0, help="seed of the real subsets and classifiers")
+    p.add_argument("-e", "--epochs", dest="clf_epochs", type=cli.positive_int, default=None,
+                   help="classifier epochs (profile; the original: 50)")
+    p.add_argument("--steps-per-epoch", dest="clf_steps_per_epoch", type=cli.positive_int, default=None,
+                   help="classifier updates per epoch, the same for every experiment (profile: 937 = 60000/64)")
+    p.add_argument("--mix", dest="mixes", default=None,
+                   help="comma-separated REAL+SYNTHETIC counts of the grid (profile: the original's)")
+    p.add_argument("--low-data", dest="low_data", default=None,
+                   help="comma-separated REAL+SYNTHETIC low-data runs; each also runs REAL alone ('' = none)")
+    p.add_argument("--sources", default=None,
+                   help=f"comma-separated synthetic sources among {', '.join(SOURCES)} (default: those trained)")
+    p.add_argument("--leaky-original-split", action="store_true",
+                   help="also score on the original's leaky test split (A' + test; A' overlaps the training images)")
+    p.add_argument("--dropout", type=cli.bounded(float, 0, 1, high_open=True), default=0.8,
+                   help="drop probability of the dense layers (0.8, the original)")
+    return p
+
+
+def available_sources(run_dir, requested):
+    run_dir = Path(run_dir)
+    if requested:
+        chosen = [s.strip() for s in requested.split(",") if s.strip()]
+        bad = [s for s in chosen if s not in SOURCES]
+        if bad:
+            raise UserError(f"unknown source(s) {', '.join(bad)}; choose from {', '.join(SOURCES)}")
+        return chosen
+    have = {m for m in ("cgan", "infogan") if (run_dir / m / cli.STATE_FILE).exists()}
+    return [s for s in SOURCES if s.split("_")[0] in have]
+
+
+@cli.main
+def main(argv=None):
+    args = parser().parse_args(argv)
+    config = cli.resolve(args, PROFILES)
+    run_dir = Path(args.run_dir)
+    if not run_dir.is_dir():
+        raise UserError(f"run directory {run_dir} does not exist; train first with python -m cgan_infogan.train")
+    from common import datasets
+    root = datasets.data_dir(config.get("data_dir"))
+    train = datasets.load("mnist", "train", root)
+    test = datasets.load("mnist", "test", root)
+    n_real = len(train.images)
+    mixes = parse_mixes(config["mixes"], n_real, "--mix")
+    low = parse_mixes(config["low_data"], n_real, "--low-data")
+    sources = available_sources(run_dir, config.get("sources"))
+    from cgan_infogan import generate
+    for s in sources:
+        generate.model_dir(run_dir, s.split("_")[0])     # fails early, in one line, if a model is missing
+    rng = np.random.default_rng(config["seed"])
+    order = rng.permutation(n_real)                       # real subsets are prefixes of one permutation
+    test_idx = np.arange(len(test.images))
+    if config.get("test_limit"):
+        test_idx = np.sort(rng.permutation(len(test.images))[:config["test_limit"]])
+
+    # Synthetic sets: one per source, as large as the largest request; experiments use balanced prefixes.
+    need = max([syn for _, syn in mixes + low] or [0])
+    predictor = {}
+
+    def reference():
+        if "predict" not in predictor:
+            predictor["predict"] = generate.reference_predict(root)
+        return predictor["predict"]
+    synthetic, gen_info = {}, {}
+    loaded = {}
+    for s in sources:
+        model_name = s.split("_")[0]
+        if model_name not in loaded:
+            loaded[model_name] = generate.load_gan(run_dir, model_name)
+        cache = run_dir / "synthetic" / f"{s}_{need}_e{loaded[model_name][1]}_s{config['seed']}.npz"
+        if cache.exists():
+            with np.load(cache) as f:
+                synthetic[s] = (f["images"], f["labels"])
+                gen_info[s] = json.loads(str(f["info"]))
+        else:
+            import keras
+            keras.utils.set_random_seed(config["seed"])
+            images, labels, info = generate.synthetic_set(run_dir, s, need, reference, loaded[model_name])
+            check = min(len(images), 2000)
+            info["reference_classifier_label_accuracy"] = float(np.mean(reference()(images[:check]) == labels[:check]))
+            info["label_accuracy_images"] = int(check)
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(cache, images=images, labels=labels, info=json.dumps(info))
+            generate.preview(images, labels, cache.with_suffix(".png"))
+            synthetic[s], gen_info[s] = (images, labels), info
+        print(f"synthetic {s}: {need} images, {json.dumps(gen_info[s])}")
+
+    base = {"lr": 1e-3, "batch_size": config["batch_size"], "epochs": config["clf_epochs"],
+            "steps_per_epoch": config["clf_steps_per_epoch"], "dropout": config["dropout"], "seed": config["seed"],
+            "weight_decay": "not applied (the original's config lists 1e-5 but never uses it)",
+            "profile": config["profile"], "test_limit": config.get("test_limit"),
+            "heldout_limit": config.get("heldout_limit")}
+    plans = []                                            # (group, source, real, syn)
+    for real, syn in mixes:
+        plans += [("grid", "real", real, 0)] if syn == 0 else [("grid", s, real, syn) for s in sources]
+    for real, syn in low:
+        plans.append(("low_data", "real", real, 0))
+        plans += [("low_data", s, real, syn) for s in sources if syn]
+    seen, results = set(), []
+    for group, source, real, syn in plans:
+        name = experiment_name(source, real, syn, n_real)
+        if name in seen:
+            continue
+        seen.add(name)
+        real_idx, rest = order[:real], order[real:]
+        heldout = rest if not config.get("heldout_limit") else np.sort(rng_for(config["seed"], name).permutation(rest)[:config["heldout_limit"]])
+        images, labels = train.images[real_idx], train.labels[real_idx]
+        if syn:
+            images = np.concatenate([images, synthetic[source][0][:syn]])
+            labels = np.concatenate([labels, synthetic[source][1][:syn]])
+        eval_sets = {"test": (test.images[test_idx], test.labels[test_idx], f"official MNIST test set ({len(test_idx)} images)"),
+                     "heldout_real_train": (train.images[heldout], train.labels[heldout],
+                                            f"{len(heldout)} real training images not used for training")}
+        if args.leaky_original_split:
+            # The original: A' = a second, independent random split of the 60k (size 60000 - real), + test.
+            leak = rng_for(config["seed"], "leak" + name).permutation(n_real)[:n_real - real]
+            overlap = int(np.isin(leak, real_idx).sum())
+            eval_sets["original_leaky_split"] = (
+                np.concatenate([train.images[leak], test.images]), np.concatenate([train.labels[leak], test.labels]),
+                f"the original's test split: {len(leak)} train images ({overlap} of them trained on) + 10k test")
+        exp_config = {**base, "experiment": name, "group": group, "source": source, "real_images": real,
+                      "synthetic_images": syn, "synthetic": gen_info.get(source), "leaky": args.leaky_original_split}
+        print(f"== {name}: {real} real + {syn} {source if syn else ''} synthetic", flush=True)
+        metrics = run_experiment(run_dir / "experiments" / name, exp_config, (images, labels), eval_sets)
+        results.append({"experiment": name, "group": group, "source": source, "real": real, "synthetic": syn,
+                        "paper_accuracy": PAPER.get((source, real, syn)), **metrics})
+        print(f"   test accuracy {metrics['accuracy']:.4f}", flush=True)
+    write_summary(run_dir, config, results, gen_info, sources)
+
+
+def rng_for(seed, name):
+    import zlib
+    return np.random.default_rng([seed, zlib.crc32(name.encode())])
+
+
+def throughput(run_dir):
+    found = {}
+    for m in ("cgan", "infogan"):
+        path = Path(run_dir) / m / "throughput.json"
+        if path.exists():
+            found[m] = json.loads(path.read_text())
+    return found
+
+
+def write_summary(run_dir, config, results, gen_info, sources):
+    speed = throughput(run_dir)
+    cli.write_json_atomic(run_dir / "metrics.json", {
+        "profile": config["profile"], "seed": config["seed"], "experiments": results, "synthetic": gen_info,
+        "gan_training_throughput": speed,
+        "note": "accuracy = official 10k MNIST test set; heldout_real_train = real training images not "
+                "trained on; paper_accuracy = the original's figure on its leaky split"})
+    lines = [f"# CGAN / InfoGAN augmentation ({config['profile']} profile, seed {config['seed']})", "",
+             "| experiment | real | synthetic | test acc | macro F1 | held-out real acc | leaky split acc | paper (leaky) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        held = r.get("heldout_real_train", {}).get("accuracy")
+        leak = r.get("original_leaky_split", {}).get("accuracy")
+        fmt = lambda v: "-" if v is None else f"{v:.4f}"  # noqa: E731
+        lines.append(f"| {r['experiment']} | {r['real']} | {r['synthetic']} | {r['accuracy']:.4f} | {r['f1_score']:.4f} "
+                     f"| {fmt(held)} | {fmt(leak)} | {fmt(r['paper_accuracy'])} |")
+    lines.append("")
+    for s, info in gen_info.items():
+        if "mapping_accuracy" in info:
+            lines.append(f"- {s}: code->digit {info['code_to_digit']}, mapping accuracy {info['mapping_accuracy']:.4f}")
+        lines.append(f"- {s}: reference-classifier accuracy on its labels {info['reference_classifier_label_accuracy']:.4f}")
+    for m, t in speed.items():
+        lines.append(f"- {m} training throughput: {t['images_per_s']:.1f} images/s ({t['steps']} steps of {t['batch_size']})")
+    (run_dir / "results.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+    rows = []
+    for r in results:
+        what = ("real only" if not r["synthetic"] else f"{r['source']}") + f", {r['real']} real + {r['synthetic']} synthetic"
+        rows.append({"paper": "CGAN/InfoGAN", "metric": f"CNN test accuracy, {what} (official 10k MNIST test)",
+                     "paper_value": r["paper_accuracy"], "value": r["accuracy"],
+                     "notes": f"{config['profile']} profile, {config['clf_epochs']}x{config['clf_steps_per_epoch']} classifier steps; "
+                              "paper value is on its leaky test split"})
+    for s, info in gen_info.items():
+        if "mapping_accuracy" in info:
+            rows.append({"paper": "CGAN/InfoGAN", "metric": "InfoGAN code->digit mapping accuracy (reference classifier)",
+                         "paper_value": None, "value": info["mapping_accuracy"], "notes": f"codes->digits {info['code_to_digit']}"})
+            break
+    if "cgan" in gen_info:
+        rows.append({"paper": "CGAN/InfoGAN", "metric": "CGAN label accuracy of generated digits (reference classifier)",
+                     "paper_value": None, "value": gen_info["cgan"]["reference_classifier_label_accuracy"], "notes": ""})
+    for m, t in speed.items():
+        rows.append({"paper": "CGAN/InfoGAN", "metric": f"{m} training throughput (images/s)", "paper_value": None,
+                     "value": t["images_per_s"], "notes": "CPU, shared with other jobs"})
+    cli.write_json_atomic(run_dir / "headline.json", rows)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,131 @@
+"""The networks of kalpak92/Data-Augmentation-using-CGAN-and-InfoGAN as Keras 3 Functional builders,
+channels-last (REFERENCE.md section 3b).
+
+- CGAN (the deeplearning.ai course model): G maps [z (64), one-hot label (10)] as a 1x1x74 map
+  through transposed convs 256 (k3 s2) -> 3, 128 (k4 s1) -> 6, 64 (k3 s2) -> 13, 1 (k4 s2) -> 28,
+  batch norm + ReLU, tanh. D sees the image plus 10 label planes: convs 64, 128 (k4 s2) with batch
+  norm + LeakyReLU(0.2), then a k4 s2 conv to one logit. Convs N(0, 0.02), BN gamma N(0, 0.02).
+- InfoGAN (the common PyTorch MNIST model, bias-free body): G maps [z (62), one-hot code (10),
+  2 continuous codes] through 1024 (k1), 128 (k7) -> 7, 64 (k4 s2) -> 14, 1 (k4 s2) -> 28 with
+  sigmoid. The discriminator is one model with a shared trunk (64, 128 k4 s2, 1024 k7, LeakyReLU
+  0.1), a real/fake head (one logit) and a Q head (128 + BN + LeakyReLU(0.1), then 10 category
+  logits, 2 means and 2 log-variances). Convs N(0, 0.02), BN gamma N(1, 0.02).
+- The classifier of `convNet.py`: 3 x [conv3x3 6/12/24 -> BN -> maxpool 2 -> ReLU] -> 216 features
+  -> FC 120 -> BN -> ReLU -> Dropout -> FC 60 -> BN -> ReLU -> Dropout -> 10 logits; Kaiming-normal
+  convs, Xavier-normal (gain sqrt 2) dense layers.
+
+Every generator outputs [-1, 1], the suite's one normalisation for images: the InfoGAN's sigmoid s
+is followed by 2s - 1 (REFERENCE 3g.2: the original mixed [-1, 1], [0, 1] and z-scored images).
+Batch norm uses PyTorch's defaults: momentum 0.1 there is 0.9 in Keras, epsilon 1e-5.
+"""
+import keras
+from keras import layers
+
+NUM_CLASSES = 10
+IMAGE_SHAPE = (28, 28, 1)
+CGAN_Z = 64
+INFO_Z, INFO_CAT, INFO_CONT = 62, 10, 2
+
+_conv_init = keras.initializers.RandomNormal(0.0, 0.02)
+
+
+def _bn(name, gamma_mean):
+    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name,
+                                     gamma_initializer=keras.initializers.RandomNormal(gamma_mean, 0.02))
+
+
+def _as_map(vector, name):
+    return layers.Reshape((1, 1, vector.shape[-1]), name=name)(vector)
+
+
+# ---------------------------------------------------------------- CGAN
+def cgan_generator(z_dim=CGAN_Z, num_classes=NUM_CLASSES, name="generator"):
+    z = keras.Input((z_dim,), name="z")
+    label = keras.Input((num_classes,), name="one_hot")
+    x = _as_map(layers.Concatenate(name="z_label")([z, label]), "to_map")
+    blocks = ((256, 3, 2), (128, 4, 1), (64, 3, 2))          # 1 -> 3 -> 6 -> 13
+    for i, (filters, kernel, stride) in enumerate(blocks, 1):
+        x = layers.Conv2DTranspose(filters, kernel, stride, kernel_initializer=_conv_init, name=f"deconv_{i}")(x)
+        x = _bn(f"bn_{i}", 0.0)(x)
+        x = layers.ReLU(name=f"relu_{i}")(x)
+    x = layers.Conv2DTranspose(1, 4, 2, activation="tanh", kernel_initializer=_conv_init, name="deconv_out")(x)
+    return keras.Model([z, label], x, name=name)                # 13 -> 28
+
+
+def cgan_discriminator(num_classes=NUM_CLASSES, image_shape=IMAGE_SHAPE, name="discriminator"):
+    image = keras.Input(image_shape, name="image")
+    label = keras.Input((num_classes,), name="one_hot")
+    planes = layers.UpSampling2D(image_shape[:2], name="label_planes")(_as_map(label, "label_map"))
+    x = layers.Concatenate(name="image_labels")([image, planes])
+    for i, filters in enumerate((64, 128), 1):                  # 28 -> 13 -> 5
+        x = layers.Conv2D(filters, 4, 2, kernel_initializer=_conv_init, name=f"conv_{i}")(x)
+        x = _bn(f"bn_{i}", 0.0)(x)
+        x = layers.LeakyReLU(0.2, name=f"lrelu_{i}")(x)
+    x = layers.Conv2D(1, 4, 2, kernel_initializer=_conv_init, name="conv_out")(x)   # 5 -> 1
+    return keras.Model([image, label], layers.Flatten(name="logit")(x), name=name)
+
+
+# ---------------------------------------------------------------- InfoGAN
+def infogan_generator(name="generator"):
+    z = keras.Input((INFO_Z,), name="z")
+    code = keras.Input((INFO_CAT,), name="one_hot_code")
+    cont = keras.Input((INFO_CONT,), name="continuous_codes")
+    x = _as_map(layers.Concatenate(name="latent")([z, code, cont]), "to_map")
+    x = layers.Conv2DTranspose(1024, 1, use_bias=False, kernel_initializer=_conv_init, name="deconv_1")(x)
+    x = layers.ReLU(name="relu_1")(_bn("bn_1", 1.0)(x))
+    x = layers.Conv2DTranspose(128, 7, use_bias=False, kernel_initializer=_conv_init, name="deconv_2")(x)
+    x = layers.ReLU(name="relu_2")(_bn("bn_2", 1.0)(x))        # 7x7
+    x = layers.Conv2DTranspose(64, 4, 2, padding="same", use_bias=False, kernel_initializer=_conv_init,
+                               name="deconv_3")(x)              # 14x14 (PyTorch k4 s2 p1)
+    x = layers.ReLU(name="relu_3")(_bn("bn_3", 1.0)(x))
+    x = layers.Conv2DTranspose(1, 4, 2, padding="same", use_bias=False, activation="sigmoid",
+                               kernel_initializer=_conv_init, name="deconv_out")(x)
+    x = layers.Rescaling(2.0, offset=-1.0, name="to_tanh_range")(x)   # [0, 1] -> [-1, 1]
+    return keras.Model([z, code, cont], x, name=name)
+
+
+def infogan_discriminator(image_shape=IMAGE_SHAPE, name="discriminator"):
+    """image -> (real/fake logit, category logits, means, log-variances), with nested models
+    `trunk`, `d_head` and `q_head` so the two optimizers can own their parts."""
+    image = keras.Input(image_shape, name="image")
+    x = layers.Conv2D(64, 4, 2, padding="same", use_bias=False, kernel_initializer=_conv_init, name="conv_1")(image)
+    x = layers.LeakyReLU(0.1, name="lrelu_1")(x)
+    x = layers.Conv2D(128, 4, 2, padding="same", use_bias=False, kernel_initializer=_conv_init, name="conv_2")(x)
+    x = layers.LeakyReLU(0.1, name="lrelu_2")(_bn("bn_2", 1.0)(x))
+    x = layers.Conv2D(1024, 7, use_bias=False, kernel_initializer=_conv_init, name="conv_3")(x)   # 7 -> 1
+    x = layers.LeakyReLU(0.1, name="lrelu_3")(_bn("bn_3", 1.0)(x))
+    trunk = keras.Model(image, layers.Flatten(name="features")(x), name="trunk")
+
+    features = keras.Input((1024,), name="features")
+    d_head = keras.Model(features, layers.Dense(1, kernel_initializer=_conv_init, name="real_fake")(features),
+                         name="d_head")          # the original's k1 conv + sigmoid; the sigmoid is in the loss
+    h = layers.Dense(128, use_bias=False, kernel_initializer=_conv_init, name="q_dense")(features)
+    h = layers.LeakyReLU(0.1, name="q_lrelu")(_bn("q_bn", 1.0)(h))
+    q_head = keras.Model(features, [layers.Dense(INFO_CAT, kernel_initializer=_conv_init, name="code_logits")(h),
+                                    layers.Dense(INFO_CONT, kernel_initializer=_conv_init, name="mu")(h),
+                                    layers.Dense(INFO_CONT, kernel_initializer=_conv_init, name="log_var")(h)],
+                         name="q_head")
+    f = trunk(image)
+    return keras.Model(image, [d_head(f), *q_head(f)], name=name)
+
+
+# ---------------------------------------------------------------- classifier (convNet.py)
+def classifier(dropout=0.8, image_shape=IMAGE_SHAPE, num_classes=NUM_CLASSES, name="convnet"):
+    """`dropout` is the probability of dropping a unit (PyTorch's p), 0.8 in the original."""
+    kaiming = keras.initializers.VarianceScaling(2.0, "fan_in", "untruncated_normal")
+    xavier_gain_sqrt2 = keras.initializers.VarianceScaling(2.0, "fan_avg", "untruncated_normal")
+    image = keras.Input(image_shape, name="image")
+    x = image
+    for i, filters in enumerate((6, 12, 24), 1):                # 28 -> 14 -> 7 -> 3: 3*3*24 = 216
+        x = layers.Conv2D(filters, 3, padding="same", kernel_initializer=kaiming, name=f"conv_{i}")(x)
+        x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"bn_{i}")(x)
+        x = layers.MaxPooling2D(2, name=f"pool_{i}")(x)
+        x = layers.ReLU(name=f"relu_{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    for units in (120, 60):
+        x = layers.Dense(units, kernel_initializer=xavier_gain_sqrt2, name=f"fc_{units}")(x)
+        x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=f"bn_fc_{units}")(x)
+        x = layers.ReLU(name=f"relu_fc_{units}")(x)
+        x = layers.Dropout(dropout, name=f"dropout_{units}")(x)
+    logits = layers.Dense(num_classes, kernel_initializer=xavier_gain_sqrt2, name="logits")(x)
+    return keras.Model(image, logits, name=name)

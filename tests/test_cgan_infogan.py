@@ -1,0 +1,143 @@
+"""cgan_infogan: network shapes, InfoGAN loss terms by hand, synthetic sets, the code->digit map,
+a smoke train + generate + evaluate, and one-line errors."""
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from cgan_infogan import evaluate, gan, generate, models, train
+from tests.conftest import ROOT
+
+
+def test_network_shapes():
+    g, d = models.cgan_generator(), models.cgan_discriminator()
+    assert g.input_shape == [(None, 64), (None, 10)] and g.output_shape == (None, 28, 28, 1)
+    assert d.output_shape == (None, 1)
+    assert d.get_layer("image_labels").output.shape == (None, 28, 28, 11)
+    x = g([tf.random.normal((3, 64)), tf.one_hot([0, 1, 2], 10)])
+    assert x.shape == (3, 28, 28, 1) and float(tf.reduce_max(tf.abs(x))) <= 1.0
+    ig, idisc = models.infogan_generator(), models.infogan_discriminator()
+    assert ig.input_shape == [(None, 62), (None, 10), (None, 2)] and ig.output_shape == (None, 28, 28, 1)
+    assert [o.shape for o in idisc.outputs] == [(None, 1), (None, 10), (None, 2), (None, 2)]
+    assert idisc.get_layer("trunk").output_shape == (None, 1024)
+    y = ig([tf.random.normal((2, 62)), tf.one_hot([3, 4], 10), tf.zeros((2, 2))])
+    assert float(tf.reduce_min(y)) >= -1.0 and float(tf.reduce_max(y)) <= 1.0   # sigmoid mapped to [-1, 1]
+    assert all(not getattr(l, "use_bias", False) for l in ig.layers)            # bias-free generator
+    c = models.classifier()
+    assert c.get_layer("flatten").output.shape == (None, 216) and c.output_shape == (None, 10)
+    assert c.get_layer("dropout_120").rate == 0.8
+
+
+def test_infogan_loss_terms_by_hand():
+    logits = np.zeros((1, 10), np.float32)
+    logits[0, 1] = math.log(3.0)                   # softmax p_1 = 3 / (9 + 3) = 1/4
+    c = np.array([[0.5, -1.0]], np.float32)
+    mu = np.zeros((1, 2), np.float32)
+    log_var = np.log(np.array([[1.0, 2.0]], np.float32))
+    ce, nll = gan.info_terms(tf.constant(logits), tf.constant([1]), tf.constant(mu), tf.constant(log_var), tf.constant(c))
+    by_hand = -((-0.5 * math.log(2 * math.pi * 1 + 1e-6) - 0.25 / (2 * 1 + 1e-6))
+                + (-0.5 * math.log(2 * math.pi * 2 + 1e-6) - 1.0 / (2 * 2 + 1e-6)))
+    assert float(ce[0]) == pytest.approx(math.log(4.0), rel=1e-5)
+    assert float(nll[0]) == pytest.approx(by_hand, rel=1e-5)
+    assert float(gan.bce(tf.zeros((1, 1)), 1.0)[0]) == pytest.approx(math.log(2.0), rel=1e-6)
+
+
+def test_infogan_optimizers_own_the_right_parts():
+    model = gan.build("infogan")()
+    d_ids = {id(v) for v in model.discriminator_variables}
+    g_ids = {id(v) for v in model.generator_variables}
+    trunk = {id(v) for v in model.discriminator.get_layer("trunk").trainable_variables}
+    q = {id(v) for v in model.q_head.trainable_variables}
+    assert trunk <= d_ids and not trunk & g_ids          # the info loss never moves the shared trunk
+    assert q <= g_ids and not q & d_ids
+    assert len(d_ids | g_ids) == len(model.generator.trainable_variables) + len(model.discriminator.trainable_variables)
+    z, index, cont = model.sample_codes(4)
+    d_loss, g_loss, ce, nll = model.losses_for(tf.zeros((4, 28, 28, 1)), z, index, cont)
+    assert all(np.isfinite(float(v)) for v in (d_loss, g_loss, ce, nll))
+
+
+def test_generated_sets_have_size_and_balance():
+    cgan = gan.build("cgan")()
+    images, labels = generate.cgan_set(cgan, 25)
+    assert images.shape == (25, 28, 28, 1) and images.dtype == np.uint8
+    counts = np.bincount(labels, minlength=10)
+    assert counts.sum() == 25 and counts.max() - counts.min() <= 1
+    info = gan.build("infogan")()
+    perm = np.random.default_rng(1).permutation(10)
+    images, labels = generate.infogan_set(info, 40, "noise2", perm)
+    assert images.shape == (40, 28, 28, 1) and np.all(np.bincount(labels, minlength=10) == 4)
+    labels, index, cont = generate.infogan_codes(200, "noise1", np.argsort(perm))
+    assert np.all(perm[index] == labels)                 # each digit is drawn from the code mapped to it
+    assert np.all(cont[:, 1] == 0) and np.allclose(np.unique(cont[:, 0]), generate.SWEEP, atol=1e-6)
+
+
+def test_code_to_digit_mapping_is_a_permutation():
+    rng = np.random.default_rng(0)
+    perm = rng.permutation(10)
+    codes = np.repeat(np.arange(10), 50)
+    predicted = perm[codes].copy()
+    noisy = rng.random(len(codes)) < 0.3
+    predicted[noisy] = rng.integers(0, 10, noisy.sum())
+    mapping, counts = generate.assign_codes(codes, predicted)
+    assert np.array_equal(mapping, perm) and counts.sum() == len(codes)
+    # Even when the classifier calls every code the same digit, the map stays one-to-one.
+    mapping, _ = generate.assign_codes(codes, np.full(len(codes), 7))
+    assert sorted(mapping.tolist()) == list(range(10))
+    record = generate.measure_mapping(gan.build("infogan")(), lambda imgs: np.zeros(len(imgs), int), per_code=3)
+    assert sorted(record["code_to_digit"]) == list(range(10)) and 0 <= record["mapping_accuracy"] <= 1
+
+
+def test_mix_parsing():
+    assert evaluate.parse_mixes("30000+30000, 600+0", 60000, "--mix") == [(30000, 30000), (600, 0)]
+    assert evaluate.experiment_name("cgan", 30000, 30000, 60000) == "mnist_cGan_30k"
+    assert evaluate.experiment_name("infogan_noise2", 6000, 54000, 60000) == "mnist_infoGan_54k_noise2"
+    assert evaluate.experiment_name("real", 60000, 0, 60000) == "base_cnn"
+    assert evaluate.experiment_name("cgan", 600, 5400, 60000) == "real600_cGan_5400"
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def test_unknown_model_is_a_one_line_error(tmp_path):
+    for module in ("cgan_infogan.train", "cgan_infogan.generate"):
+        extra = [str(tmp_path), "--size", "10", "--out", str(tmp_path / "x.npz")] if "generate" in module else []
+        r = _run(module, *extra, "--model", "wgan")
+        assert r.returncode == 2 and "wgan" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_mix_beyond_real_data_is_a_one_line_error(tmp_path, data_root):
+    (tmp_path / "run").mkdir()
+    r = _run("cgan_infogan.evaluate", str(tmp_path / "run"), "--data-dir", str(data_root), "--mix", "70000+0")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    assert "70000 real images" in r.stderr and "60000" in r.stderr
+    assert not (tmp_path / "run" / "experiments").exists()
+
+
+def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch):
+    out = tmp_path / "results"
+    train.main(["--profile", "smoke", "--model", "cgan", "--train-images", "64", "--batch-size", "32",
+                "--data-dir", str(data_root), "--out", str(out)])
+    run = out / "mnist_smoke"
+    assert (run / "cgan" / "state.json").exists() and (run / "cgan" / "throughput.json").exists()
+    generate.main([str(run), "--model", "cgan", "--size", "30", "--out", str(tmp_path / "g.npz")])
+    with np.load(tmp_path / "g.npz") as f:
+        assert f["images"].shape == (30, 28, 28, 1) and np.all(np.bincount(f["labels"]) == 3)
+    # The reference classifier trains on all of MNIST: replaced by a stand-in here.
+    monkeypatch.setattr(generate, "reference_predict", lambda root: lambda imgs: np.zeros(len(imgs), int))
+    evaluate.main([str(run), "--profile", "smoke", "--data-dir", str(data_root), "--mix", "60000+0,200+200",
+                   "--low-data", ""])
+    for name in ("base_cnn", "real200_cGan_200"):
+        exp = run / "experiments" / name
+        metrics = json.loads((exp / "metrics_test.json").read_text())
+        assert {"accuracy", "precision", "recall", "f1_score"} <= set(metrics)
+        assert "official MNIST test set" in metrics["evaluated_on"]
+        assert (exp / "ConfusionMatrix.png").exists() and (exp / "loss_plot.png").exists()
+    held = json.loads((run / "experiments" / "real200_cGan_200" / "metrics_test.json").read_text())
+    assert held["heldout_real_train"]["n"] == 500 and "not used for training" in held["heldout_real_train"]["evaluated_on"]
+    rows = json.loads((run / "headline.json").read_text())
+    assert rows[0]["paper_value"] == 0.9887 and all(r["paper"] == "CGAN/InfoGAN" for r in rows)

@@ -23,8 +23,9 @@ def parser():
 
 
 def threshold(run_dir, scores, how):
-    """f1 / calibrated: from the classifier's best.json (validation); median: of these scores (smoke:
-    a barely trained classifier may put every generated image on one side of a validation threshold)."""
+    """f1 / calibrated: from the classifier's best.json (validation); median: of these scores (when
+    the generated images lie outside what the classifier saw, e.g. a GAN trained briefly, a
+    validation threshold can put all of them on one side)."""
     if how == "median":
         return float(np.median(scores))
     best = json.loads((run_dir / "best.json").read_text())

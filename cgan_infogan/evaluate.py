@@ -10,8 +10,8 @@ trained on REAL seeded real training images + SYN synthetic ones, and scored on
     sample of it), never an image the classifier trained on.
 The original scored on its test split A' + the 10k test set, where A' overlaps the real training
 images (a second unseeded random_split, REFERENCE 3g.1); `--leaky-original-split` adds that score
-for comparison only. Low-data runs (default 600 and 3000 real images, alone and + 9x as many
-synthetic) show what augmentation gives when real labels are scarce; note the GANs themselves were
+for comparison only. The quick profile runs the grid at 1/5 scale (12k images). Low-data runs
+(600 and 3000 real images, alone and + synthetic) show what augmentation gives when real labels are scarce; note the GANs themselves were
 trained on all 60k images, as in the original.
 
 Per experiment, RUN_DIR/experiments/<name>/: config.json, metrics_test.json (accuracy, macro
@@ -38,20 +38,21 @@ PROFILES = {
     # one pass over the original's 60k-image sets), so small real-only sets get as many updates.
     "smoke": dict(clf_epochs=1, clf_steps_per_epoch=4, mixes="60000+0,300+300", low_data="100+200",
                   test_limit=500, heldout_limit=500, batch_size=64),
+    # quick: the original's grid at 1/5 scale (12k images, 50/80/90 % synthetic), one 937-step epoch.
     "quick": dict(clf_epochs=1, clf_steps_per_epoch=937,
-                  mixes="60000+0,30000+30000,12000+48000,6000+54000", low_data="600+5400,3000+27000",
+                  mixes="12000+0,6000+6000,2400+9600,1200+10800", low_data="600+5400,3000+10800",
                   test_limit=None, heldout_limit=10000, batch_size=64),
     "paper": dict(clf_epochs=50, clf_steps_per_epoch=937,
                   mixes="60000+0,30000+30000,12000+48000,6000+54000", low_data="600+5400,3000+27000",
                   test_limit=None, heldout_limit=None, batch_size=64),
 }
-PAPER = {("real", 60000, 0): 0.9887,
-         ("cgan", 30000, 30000): 0.98625, ("cgan", 12000, 48000): 0.9806724137931034,
-         ("cgan", 6000, 54000): 0.975703125,
-         ("infogan_noise1", 30000, 30000): 0.985325, ("infogan_noise1", 12000, 48000): 0.9790862068965517,
-         ("infogan_noise1", 6000, 54000): 0.964734375,
-         ("infogan_noise2", 30000, 30000): 0.98555, ("infogan_noise2", 12000, 48000): 0.9775689655172414,
-         ("infogan_noise2", 6000, 54000): 0.9689375}
+# The original's accuracies (on its leaky split) by source and synthetic share of the training set.
+PAPER = {("real", 0.0): 0.9887,
+         ("cgan", 0.5): 0.98625, ("cgan", 0.8): 0.9806724137931034, ("cgan", 0.9): 0.975703125,
+         ("infogan_noise1", 0.5): 0.985325, ("infogan_noise1", 0.8): 0.9790862068965517,
+         ("infogan_noise1", 0.9): 0.964734375,
+         ("infogan_noise2", 0.5): 0.98555, ("infogan_noise2", 0.8): 0.9775689655172414,
+         ("infogan_noise2", 0.9): 0.9689375}
 TAGS = {"cgan": "cGan", "infogan_noise1": "infoGan", "infogan_noise2": "infoGan"}
 
 
@@ -73,15 +74,16 @@ def parse_mixes(text, n_real, flag):
 
 
 def kilo(n):
-    return f"{n // 1000}k" if n % 1000 == 0 and n >= 1000 else str(n)
+    return f"{n / 1000:g}k" if n >= 1000 else str(n)
 
 
-def experiment_name(source, real, syn, n_real):
+def experiment_name(source, real, syn, n_real, grid=True):
+    """The original's names (base_cnn, mnist_cGan_30k, mnist_infoGan_48k_noise1) for the grid."""
     if syn == 0:
         return "base_cnn" if real == n_real else f"real_only_{real}"
     suffix = source.split("_")[1] if "_" in source else ""
     tail = f"{TAGS[source]}_{kilo(syn)}" + (f"_{suffix}" if suffix else "")
-    return f"mnist_{tail}" if real + syn == n_real else f"real{real}_{tail}"
+    return f"mnist_{tail}" if grid else f"real{real}_{tail}"
 
 
 def normalise(images_uint8):
@@ -258,7 +260,7 @@ def main(argv=None):
         plans += [("low_data", s, real, syn) for s in sources if syn]
     seen, results = set(), []
     for group, source, real, syn in plans:
-        name = experiment_name(source, real, syn, n_real)
+        name = experiment_name(source, real, syn, n_real, group == "grid")
         if name in seen:
             continue
         seen.add(name)
@@ -272,8 +274,9 @@ def main(argv=None):
                      "heldout_real_train": (train.images[heldout], train.labels[heldout],
                                             f"{len(heldout)} real training images not used for training")}
         if args.leaky_original_split:
-            # The original: A' = a second, independent random split of the 60k (size 60000 - real), + test.
-            leak = rng_for(config["seed"], "leak" + name).permutation(n_real)[:n_real - real]
+            # The original: A' = the first part of a second, independent random_split of the 60k, as
+            # large as the share replaced by synthetic images (60000 s = syn), + the test set.
+            leak = rng_for(config["seed"], "leak" + name).permutation(n_real)[:syn]
             overlap = int(np.isin(leak, real_idx).sum())
             eval_sets["original_leaky_split"] = (
                 np.concatenate([train.images[leak], test.images]), np.concatenate([train.labels[leak], test.labels]),
@@ -283,7 +286,8 @@ def main(argv=None):
         print(f"== {name}: {real} real + {syn} {source if syn else ''} synthetic", flush=True)
         metrics = run_experiment(run_dir / "experiments" / name, exp_config, (images, labels), eval_sets)
         results.append({"experiment": name, "group": group, "source": source, "real": real, "synthetic": syn,
-                        "paper_accuracy": PAPER.get((source, real, syn)), **metrics})
+                        "paper_accuracy": PAPER.get((source, round(syn / (real + syn), 2))) if group == "grid" else None,
+                        **metrics})
         print(f"   test accuracy {metrics['accuracy']:.4f}", flush=True)
     write_summary(run_dir, config, results, gen_info, sources)
 

@@ -96,7 +96,8 @@ def test_mix_parsing():
     assert evaluate.experiment_name("cgan", 30000, 30000, 60000) == "mnist_cGan_30k"
     assert evaluate.experiment_name("infogan_noise2", 6000, 54000, 60000) == "mnist_infoGan_54k_noise2"
     assert evaluate.experiment_name("real", 60000, 0, 60000) == "base_cnn"
-    assert evaluate.experiment_name("cgan", 600, 5400, 60000) == "real600_cGan_5400"
+    assert evaluate.experiment_name("cgan", 600, 5400, 60000, grid=False) == "real600_cGan_5.4k"
+    assert evaluate.PAPER[("cgan", round(48000 / 60000, 2))] == pytest.approx(0.98067, abs=1e-5)
 
 
 def _run(*args):
@@ -129,15 +130,15 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch):
         assert f["images"].shape == (30, 28, 28, 1) and np.all(np.bincount(f["labels"]) == 3)
     # The reference classifier trains on all of MNIST: replaced by a stand-in here.
     monkeypatch.setattr(generate, "reference_predict", lambda root: lambda imgs: np.zeros(len(imgs), int))
-    evaluate.main([str(run), "--profile", "smoke", "--data-dir", str(data_root), "--mix", "60000+0,200+200",
+    evaluate.main([str(run), "--profile", "smoke", "--data-dir", str(data_root), "--mix", "400+0,200+200",
                    "--low-data", ""])
-    for name in ("base_cnn", "real200_cGan_200"):
+    for name in ("real_only_400", "mnist_cGan_200"):
         exp = run / "experiments" / name
         metrics = json.loads((exp / "metrics_test.json").read_text())
         assert {"accuracy", "precision", "recall", "f1_score"} <= set(metrics)
         assert "official MNIST test set" in metrics["evaluated_on"]
         assert (exp / "ConfusionMatrix.png").exists() and (exp / "loss_plot.png").exists()
-    held = json.loads((run / "experiments" / "real200_cGan_200" / "metrics_test.json").read_text())
+    held = json.loads((run / "experiments" / "mnist_cGan_200" / "metrics_test.json").read_text())
     assert held["heldout_real_train"]["n"] == 500 and "not used for training" in held["heldout_real_train"]["evaluated_on"]
     rows = json.loads((run / "headline.json").read_text())
     assert rows[0]["paper_value"] == 0.9887 and all(r["paper"] == "CGAN/InfoGAN" for r in rows)

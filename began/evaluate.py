@@ -17,6 +17,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from common import cli, datasets  # noqa: E402
+from common.cli import positive_int  # noqa: E402
 from common.training import LOSSES_CSV, STEPS_CSV  # noqa: E402
 
 FID_SAMPLES = {"smoke": 64, "quick": None, "paper": None}   # None: as many as held-out images
@@ -72,9 +73,8 @@ def fid(config, model, data_dir, n, seed):
         return None
     from began.generate import generate, held_out_images, latent
     from common import pipeline
-    real = held_out_images(config, data_dir)
-    n = min(n or len(real), len(real))
-    real = real[:n]
+    real = held_out_images(config, data_dir, n)      # a seeded subset when n is smaller
+    n = len(real)
     fake = pipeline.to_uint8(generate(model, latent(model, n, seed + 1000)))
     return dict(fid_kid(real, fake, data_dir=data_dir), fid_count=n)
 
@@ -116,6 +116,8 @@ def main(argv=None):
                    help="smoke: FID on 64 images; otherwise on every held-out image")
     p.add_argument("--data-dir", default=None, help="dataset root (default $GAN_DATA_DIR, else ./data)")
     p.add_argument("-s", "--seed", type=int, default=0, help="seed of the generated images (default 0)")
+    p.add_argument("--fid-samples", type=positive_int, default=None,
+                   help="real and generated images for FID/KID (default: the profile's)")
     p.add_argument("--no-fid", action="store_true", help="skip FID/KID")
     args = p.parse_args(argv)
     from began.generate import generate, grid, latent, load_run, read_config
@@ -128,7 +130,8 @@ def main(argv=None):
     from common import plots
     plots.image_grid(grid(generate(model, latent(model, 64, args.seed)), 8), run_dir / "eval_samples.png",
                      title=f"BEGAN samples after {epoch} epochs")
-    scores = None if args.no_fid else fid(config, model, data_dir, FID_SAMPLES[args.profile], args.seed)
+    n_fid = args.fid_samples or FID_SAMPLES[args.profile]
+    scores = None if args.no_fid else fid(config, model, data_dir, n_fid, args.seed)
     if scores is None:
         metrics["fid_note"] = ("FID unavailable: --no-fid" if args.no_fid else
                                "FID unavailable: common.metrics.fid is not installed")

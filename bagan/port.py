@@ -411,6 +411,14 @@ def suite_config(original, run_dir, profile="paper", batch_size=None, train_limi
     return config
 
 
+def resume_config(config, run_dir):
+    """What bagan/train.py checks a checkpoint's configuration hash against: asked of its Runner,
+    which may leave out keys that can change on resumption (e.g. --ae-epochs)."""
+    from bagan import train
+    runner = train.Runner(config, run_dir, None, None, tuple(config["image_shape"]), config["num_classes"])
+    return getattr(runner, "resume_config", config)
+
+
 def _write_csv(path, rows, columns):
     import pandas as pd
     pd.DataFrame(rows, columns=columns).to_csv(path, index=False)
@@ -463,7 +471,8 @@ def write_run(original, run_dir, config, kept=None):
     ae.get_layer("encoder").set_weights(original.ae_encoder.get_weights())
     ae.get_layer("decoder").set_weights(original.decoder.get_weights())
     ae_run = run_dir / f"class_{tag}" / "autoencoder"
-    training.save_checkpoint(ae, ae_run, original.ae_epochs, config)
+    resume = resume_config(config, run_dir)
+    training.save_checkpoint(ae, ae_run, original.ae_epochs, resume)
     ae.get_layer("encoder").save_weights(run_dir / f"{tag}_encoder.weights.h5")
     ae.get_layer("decoder").save_weights(run_dir / f"{tag}_decoder.weights.h5")
     if original.autoencoder_losses:
@@ -481,7 +490,7 @@ def write_run(original, run_dir, config, kept=None):
     model.compile(d_optimizer=keras.optimizers.Adam(lr, beta_1=0.5),
                   g_optimizer=keras.optimizers.Adam(lr, beta_1=0.5))
     gan_run = run_dir / f"class_{tag}" / "gan"
-    training.save_checkpoint(model, gan_run, original.epochs_done, config)
+    training.save_checkpoint(model, gan_run, original.epochs_done, resume)
     model.generator.save_weights(run_dir / f"class_{tag}_generator.weights.h5")
     model.discriminator.save_weights(run_dir / f"class_{tag}_discriminator.weights.h5")
     original.encoder.save_weights(run_dir / f"class_{tag}_reconstructor.weights.h5")

@@ -79,6 +79,18 @@ def test_settings_files_and_logs_are_read(original):
     assert original.autoencoder_losses[0] == 0.21115917 and original.ae_epochs == 10
 
 
+def test_backups_are_used_when_the_final_files_are_missing(tmp_path):
+    folder = make_original(tmp_path)
+    (folder / "class_0_generator.h5").unlink()
+    files, epochs = port._networks_files(folder, 0)
+    assert (files["generator"].name, files["discriminator"].name, epochs) == (
+        "bck_c_0_generator_e_5.h5", "bck_c_0_discriminator_e_5.h5", 6)     # backup after epoch 5
+    assert port.target_classes(folder) == [0]
+    assert port.parse_settings(folder, {"seed": 3, "dataset": None}) == {
+        "dataset": "MNIST", "dmode": "uniform", "gmode": "uniform", "unbalance": 0.05, "epochs": 10,
+        "lr": 5e-05, "seed": 3}
+
+
 def test_layout_rules_follow_the_stored_config():
     main = port.read_keras2(FIXTURE / "class_0_discriminator.h5")
     k224 = port.read_keras2(FIXTURE / "keras_2.2.4_variant" / "class_0_discriminator.h5")
@@ -218,14 +230,15 @@ ORIGINAL_FLAGS = ["-D", "MNIST", "-u", "0.05", "-c", "0", "-l", "5e-05", "-s", "
 
 
 @pytest.fixture(scope="module")
-def imported(tmp_path_factory):
-    """The fixture imported under the name bagan/train.py gives the run when asked for 11 epochs."""
+def imported(original, tmp_path_factory):
+    """The fixture imported (as port.main does, without reading the files again) under the name
+    bagan/train.py gives the run when asked for 11 epochs."""
     if not (DATA / "mnist").is_dir():
         pytest.skip(f"MNIST not found in {DATA}: set GAN_DATA_DIR")
-    original = make_original(tmp_path_factory.mktemp("orig3"))
     out = tmp_path_factory.mktemp("runs") / RUN_NAME.replace("epochs_10", "epochs_11")
-    assert port.main([str(original), "--out", str(out), "--data-dir", str(DATA), *SMALL]) == out
-    return out
+    config = port.suite_config(original, out, "smoke", batch_size=2, train_limit=8, test_limit=2,
+                               data_dir=str(DATA))
+    return port.write_run(original, out, config, port.kept_indices(original, config, str(DATA)))
 
 
 def test_imported_run_restores_into_bagan_with_the_same_outputs(imported, ref):
@@ -238,7 +251,7 @@ def test_imported_run_restores_into_bagan_with_the_same_outputs(imported, ref):
             "MNIST", 0.05, 0, 5e-05, 0, "uniform", "uniform", 1.0)
     model = gan.BAGAN((28, 28, 1), 10, seed=0)
     model.compile(d_optimizer=keras.optimizers.Adam(), g_optimizer=keras.optimizers.Adam())
-    assert training.load_checkpoint(model, imported / "class_0" / "gan", config) == 10
+    assert training.load_checkpoint(model, imported / "class_0" / "gan", port.resume_config(config, imported)) == 10
     x = nhwc(ref["x"])
     np.testing.assert_allclose(nchw(model.generator(ref["z"], training=False)), ref["gen_images"], **TOL)
     np.testing.assert_allclose(model.discriminator(x, training=False), ref["disc_probs"], **TOL)

@@ -25,7 +25,11 @@ import json  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
+import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+if __package__ in (None, ""):   # `python bagan/port.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402

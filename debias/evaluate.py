@@ -105,6 +105,7 @@ def main(argv=None):
         svm = {k: {"fit": h[k]["svm_accuracy_fit"], "heldout": h[k]["svm_accuracy_heldout"]}
                for k in ("target", "protected")}
         svm["cos_wg_wa"] = h["cos_wg_wa"]
+    check = exp_dir / "fake" / "flip_check.json"
     generator = exp_dir / "fake" / "generator.json"
     paper = experiment.PAPER[experiment.category(config["attribute"])]
     out = Path(args.run_dir)
@@ -114,6 +115,7 @@ def main(argv=None):
               "imagenet_weights": {m: v for m, v in extra.items() if m in models},
               "protected_classifier_test_ap": extra.get("protected_classifier_test_ap"),
               "svm_accuracy": svm, "paper_category_means": paper,
+              "flip_check": json.loads(check.read_text()) if check.exists() else None,
               "generator": json.loads(generator.read_text()) if generator.exists() else None}
     cli.write_json_atomic(out / "metrics.json", record)
     text = table(results, config, paper)

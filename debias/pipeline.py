@@ -7,6 +7,7 @@
  2. sample z from the generator's prior, render G(z)                 (generate --generate orig)
  3. hallucinate target and protected labels of G(z)                 (hallucinate)
  4. fit the latent SVMs, compute z' and render G(z')                 (hyperplane, generate --generate flip)
+    and re-score G(z') to see whether the labels did flip (fake/flip_check.json; not in the paper)
  5. train the de-biased classifier on real + G(z) + G(z')            (train --model-train gan-debiased)
  6. evaluate baseline vs de-biased                                   (evaluate)
 Every step skips work already on disk, so running the command again resumes; --overwrite redoes
@@ -48,6 +49,7 @@ def run(args, config, evaluate=True):
     step("hallucinate", hallucinate.hallucinate, exp_dir, config, over)
     step("hyperplane", hyperplane.hyperplanes, exp_dir, config, over)
     step("generate flip", generate.flip, exp_dir, config, source, prior, over)
+    step("check flip", hallucinate.check_flip, exp_dir, config, over)
     step("train gan-debiased", train.train_model, "gan-debiased", config, exp_dir, data_dir, over)
     if evaluate:
         from debias import evaluate as ev

@@ -35,6 +35,9 @@ def test_smoke_pipeline(tmp_path):
     np.testing.assert_allclose(pairs["z_flip"] @ w_a, z @ w_a, atol=1e-5)
     np.testing.assert_allclose(pairs["z_flip"] @ w_g + b_g, -(z @ w_g + b_g), atol=1e-5)
     assert np.load(exp / "fake" / "flip.npz")["images"].shape == (32, 16, 16, 3)
+    check = json.loads((exp / "fake" / "flip_check.json").read_text())
+    assert check["n"] == 32 and 0 <= check["protected"]["label_flipped"] <= 1
+    assert check["target"]["label_kept"] + check["target"]["label_flipped"] == pytest.approx(1.0)
     for model in ("baseline", "protected", "gan-debiased"):
         assert (exp / model / "best.keras").exists()
         config = json.loads((exp / model / "config.json").read_text())["config"]
@@ -48,6 +51,7 @@ def test_smoke_pipeline(tmp_path):
         assert set(result) >= {"AP", "DEO", "BA", "KL", "threshold"}
         assert set(result["AP"]) == {"median", "std", "pm2std"}
     assert metrics["paper_category_means"]["baseline"]["AP"] == 78.6
+    assert metrics["flip_check"] == check
     rows = json.loads((exp / "headline.json").read_text())
     assert len(rows) == 8 and {r["paper"] for r in rows} == {"GAN de-biasing"}
     assert "| baseline |" in (exp / "metrics.md").read_text()

@@ -14,7 +14,7 @@ from common.errors import TrainingError, UserError
 
 # Keys that may change between a run and its resumption: where things live and how long to go on.
 RESUME_FREE_KEYS = {"epochs", "overwrite", "data_dir", "out", "strategy", "jit_compile", "verbose",
-                    "save_every", "sample_every", "profile"}
+                    "quiet", "save_every", "sample_every", "profile"}
 STATE_FILE = "state.json"          # written by common.training once a checkpoint exists
 CONFIG_FILE = "config.json"
 

@@ -127,14 +127,17 @@ class CSVLog(keras.callbacks.Callback):
             self.file.flush()
 
     def _row(self, index, logs):
-        logs = logs or {}
+        row = {**index, **{k: float(v) for k, v in (logs or {}).items()}}
         if self.writer is None:
-            new = not self.path.exists() or not self.path.stat().st_size
+            columns = None
+            if self.path.exists() and self.path.stat().st_size:   # resuming: keep the file's columns
+                with open(self.path, newline="") as f:
+                    columns = next(csv.reader(f), None)
             self.file = open(self.path, "a", newline="")
-            self.writer = csv.writer(self.file)
-            if new:
-                self.writer.writerow([*index, *logs])
-        self.writer.writerow([*index.values(), *(float(v) for v in logs.values())])
+            self.writer = csv.DictWriter(self.file, fieldnames=columns or list(row), extrasaction="ignore")
+            if columns is None:
+                self.writer.writeheader()
+        self.writer.writerow(row)
 
     def on_train_end(self, logs=None):
         if self.file:

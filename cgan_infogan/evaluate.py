@@ -174,6 +174,8 @@ def parser():
                    help=f"comma-separated synthetic sources among {', '.join(SOURCES)} (default: those trained)")
     p.add_argument("--leaky-original-split", action="store_true",
                    help="also score on the original's leaky test split (A' + test; A' overlaps the training images)")
+    p.add_argument("--reference-epochs", type=cli.positive_int, default=None,
+                   help="epochs of the cached reference MNIST classifier (default: common.metrics' choice)")
     p.add_argument("--dropout", type=cli.bounded(float, 0, 1, high_open=True), default=0.8,
                    help="drop probability of the dense layers (0.8, the original)")
     return p
@@ -221,7 +223,7 @@ def main(argv=None):
 
     def reference():
         if "predict" not in predictor:
-            predictor["predict"] = generate.reference_predict(root)
+            predictor["predict"] = generate.reference_predict(root, config.get("reference_epochs"))
         return predictor["predict"]
     synthetic, gen_info = {}, {}
     loaded = {}
@@ -242,7 +244,9 @@ def main(argv=None):
             info["reference_classifier_label_accuracy"] = float(np.mean(reference()(images[:check]) == labels[:check]))
             info["label_accuracy_images"] = int(check)
             cache.parent.mkdir(parents=True, exist_ok=True)
-            np.savez_compressed(cache, images=images, labels=labels, info=json.dumps(info))
+            tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.partial.npz")
+            np.savez_compressed(tmp, images=images, labels=labels, info=json.dumps(info))
+            os.replace(tmp, cache)
             generate.preview(images, labels, cache.with_suffix(".png"))
             synthetic[s], gen_info[s] = (images, labels), info
         print(f"synthetic {s}: {need} images, {json.dumps(gen_info[s])}")

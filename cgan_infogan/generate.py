@@ -112,10 +112,11 @@ def measure_mapping(model, predict, per_code=300, seed=0):
             "note": "accuracy = share of generated images the reference classifier labels as their code's digit"}
 
 
-def reference_predict(data_dir):
-    """predict(images_uint8) -> digits of the suite's reference MNIST classifier."""
+def reference_predict(data_dir, epochs=None):
+    """predict(images_uint8) -> digits of the suite's reference MNIST classifier (`epochs`: None =
+    common.metrics' default; another value picks, or trains once, that cached variant)."""
     from common.metrics import classifier
-    model = classifier.reference_classifier("mnist", data_dir, seed=0)
+    model = classifier.reference_classifier("mnist", data_dir, seed=0, epochs=epochs)
     return lambda images: classifier.predict_classes(model, images)
 
 
@@ -160,6 +161,8 @@ def parser():
     p.add_argument("--size", type=cli.positive_int, required=True, help="number of images")
     p.add_argument("--out", required=True, help="output .npz")
     p.add_argument("--data-dir", default=None, help="MNIST root for the reference classifier (InfoGAN)")
+    p.add_argument("--reference-epochs", type=cli.positive_int, default=None,
+                   help="epochs of the cached reference classifier to use (default: common.metrics' choice)")
     p.add_argument("-s", "--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     return p
@@ -179,7 +182,7 @@ def main(argv=None):
     loaded[0].seed_generator.state.assign(np.array([args.seed, 0], "uint32").astype(loaded[0].seed_generator.state.dtype))
     source = args.model if args.model == "cgan" else f"infogan_{args.variant}"
     images, labels, info = synthetic_set(args.run_dir, source, args.size,
-                                         lambda: reference_predict(datasets.data_dir(args.data_dir)), loaded)
+                                         lambda: reference_predict(datasets.data_dir(args.data_dir), args.reference_epochs), loaded)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.stem + ".partial.npz")
     np.savez_compressed(tmp, images=images, labels=labels, info=json.dumps(info))

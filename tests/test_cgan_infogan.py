@@ -129,7 +129,7 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch):
     with np.load(tmp_path / "g.npz") as f:
         assert f["images"].shape == (30, 28, 28, 1) and np.all(np.bincount(f["labels"]) == 3)
     # The reference classifier trains on all of MNIST: replaced by a stand-in here.
-    monkeypatch.setattr(generate, "reference_predict", lambda root: lambda imgs: np.zeros(len(imgs), int))
+    monkeypatch.setattr(generate, "reference_predict", lambda root, epochs=None: lambda imgs: np.zeros(len(imgs), int))
     evaluate.main([str(run), "--profile", "smoke", "--data-dir", str(data_root), "--mix", "400+0,200+200",
                    "--low-data", ""])
     for name in ("real_only_400", "mnist_cGan_200"):

@@ -17,6 +17,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import json  # noqa: E402
 import time  # noqa: E402
 
 from common import cli, datasets  # noqa: E402
@@ -34,13 +35,18 @@ def run(args, config, evaluate=True):
     source, prior = generate.generator_source(args, config, exp_dir)   # fails fast, before any training
     exp_dir = experiment.open_experiment(args, config)
     over = args.overwrite
-    timing = {}
+    # One entry per invocation: a resumed run (steps skipped in seconds) keeps the first run's times.
+    path = exp_dir / "timing.json"
+    runs = json.loads(path.read_text()) if path.exists() else []
+    runs = runs if isinstance(runs, list) else [{"started": None, "seconds": runs}]
+    timing = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": {}}
+    runs.append(timing)
 
     def step(name, fn, *a):
         start = time.perf_counter()
         result = fn(*a)
-        timing[name] = round(time.perf_counter() - start, 1)
-        cli.write_json_atomic(exp_dir / "timing.json", timing)
+        timing["seconds"][name] = round(time.perf_counter() - start, 1)
+        cli.write_json_atomic(path, runs)
         return result
 
     for model in ("baseline", "protected"):
@@ -55,7 +61,7 @@ def run(args, config, evaluate=True):
         from debias import evaluate as ev
         argv = [str(exp_dir), "--data-dir", str(data_dir)]
         step("evaluate", ev.main.__wrapped__, argv)
-    print(f"== de-biasing experiment in {exp_dir} (timing.json: seconds per step)")
+    print(f"== de-biasing experiment in {exp_dir} (timing.json: seconds per step of each invocation)")
     return exp_dir
 
 

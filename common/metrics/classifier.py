@@ -16,8 +16,8 @@ from keras import layers
 
 from common.errors import UserError
 
-# Epochs of the reference classifier: MNIST reaches >= 99% test accuracy in 3; small sets need more.
-EPOCHS = {"mnist": 3, "gtsrb": 15, "cifar10": 10}
+# Epochs of the reference classifier (3 gave MNIST 98.98% test accuracy, short of 99%); small sets need more.
+EPOCHS = {"mnist": 5, "gtsrb": 15, "cifar10": 10}
 DEFAULT_EPOCHS = 10
 ARCHITECTURE = "cnn2"  # part of the cache key: bump when build_cnn changes
 
@@ -26,7 +26,7 @@ def build_cnn(input_shape, num_classes, decay_steps=None, name="small_cnn"):
     """A small conv net on uint8-valued input (rescaled inside) -> class probabilities.
 
     Batch norm and a cosine decay of the learning rate to 0 over `decay_steps` let it converge in a
-    few epochs (MNIST >= 99% in 3), which keeps the reference classifiers cheap on a CPU."""
+    few epochs, which keeps the reference classifiers cheap on a CPU."""
     inputs = keras.Input(input_shape)
     x = layers.Rescaling(1 / 255)(inputs)
     for filters in (32, 64):

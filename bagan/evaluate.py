@@ -50,6 +50,9 @@ def parser():
     p.add_argument("--data-dir", default=None, help="dataset root (default: the run's, $GAN_DATA_DIR, ./data)")
     p.add_argument("--n-generated", type=cli.positive_int, default=None, help="images per class (profile)")
     p.add_argument("--skip-classifiers", action="store_true", help="skip part (c)")
+    p.add_argument("--phase", choices=("gan", "init"), default="gan",
+                   help="init = evaluate the generator as initialised from the autoencoder (decoder + "
+                        "class Gaussians, before adversarial training); writes metrics_init.*")
     p.add_argument("-s", "--seed", type=int, default=0)
     return p
 
@@ -77,7 +80,7 @@ def trained_tags(run_dir):
 class Generator:
     """A trained generator of a result directory, for class-conditional sampling in uint8."""
 
-    def __init__(self, run_dir, config, tag):
+    def __init__(self, run_dir, config, tag, phase="gan"):
         from bagan import gan, models
         run_dir = Path(run_dir)
         shape, k = tuple(config["image_shape"]), config["num_classes"]
@@ -91,7 +94,10 @@ class Generator:
             self.latent_dim = models.LATENT_DIM
             self.model = models.build_generator(shape, width=config["width"])
             self.sampler = gan.LatentSampler.load(run_dir, tag)
-        self.model.load_weights(run_dir / f"class_{tag}_generator.weights.h5")
+        if phase == "init" and not self.gp:     # phase 2: the decoder before adversarial training
+            self.model.load_weights(run_dir / f"{tag}_decoder.weights.h5")
+        else:
+            self.model.load_weights(run_dir / f"class_{tag}_generator.weights.h5")
 
     def __call__(self, labels, rng, batch_size=256):
         from common.pipeline import to_uint8
@@ -215,7 +221,7 @@ def main(argv=None):
                    key if key in ("mnist", "cifar10", "gtsrb") else config["dataset"], load_options)}
     n = profile["n_generated"]
     for tag in tags:
-        generator = Generator(run_dir, config, tag)
+        generator = Generator(run_dir, config, tag, args.phase)
         kept = np.load(run_dir / f"{tag}_kept_indices.npy")
         ty = train.labels[kept]
         classes = [int(tag)] if tag != "all" else list(range(k))
@@ -240,7 +246,8 @@ def main(argv=None):
                 real_c = train.images[kept][ty == c][:4]
                 rows.append(np.concatenate([real_c[np.arange(4) % len(real_c)], generator(np.full(8, c), rng)]))
                 labels.append(f"{c} (n={counts[c]})")
-            plots.image_grid(np.stack(rows), run_dir / "rarest_classes.png", row_labels=labels,
+            plots.image_grid(np.stack(rows), run_dir / f"rarest_classes{'' if args.phase == 'gan' else '_init'}.png",
+                             row_labels=labels,
                              title="rarest classes: 4 real, then 8 generated")
         elif not args.skip_classifiers:
             metrics["classifiers"][tag] = rebalance_classifiers(
@@ -253,9 +260,12 @@ def main(argv=None):
         metrics["training_timing"] = json.loads(timing.read_text())
     accs = [r["generated_accuracy"] for r in metrics["per_class"].values()]
     metrics["mean_generated_accuracy"] = float(np.mean(accs))
-    cli.write_json_atomic(run_dir / "metrics.json", metrics)
-    (run_dir / "metrics.md").write_text(markdown(metrics))
-    cli.write_json_atomic(run_dir / "headline.json", headline(config, metrics))
+    suffix = "" if args.phase == "gan" else "_init"
+    metrics["phase"] = args.phase
+    cli.write_json_atomic(run_dir / f"metrics{suffix}.json", metrics)
+    (run_dir / f"metrics{suffix}.md").write_text(markdown(metrics))
+    if args.phase == "gan":
+        cli.write_json_atomic(run_dir / "headline.json", headline(config, metrics))
     print(markdown(metrics))
     return metrics
 

@@ -129,6 +129,8 @@ class Runner:
         self.image_shape, self.num_classes = image_shape, num_classes
         self.gp = config["variant"] == "gp"
         self.verbose = 0 if config.get("quiet") else 1
+        # Like --epochs, --ae-epochs only says how long to go on: a run may resume with another value.
+        self.resume_config = {k: v for k, v in config.items() if k != "ae_epochs"}
 
     # -- phase 1 ------------------------------------------------------------------------------------
     def autoencoder(self, c, x, y):
@@ -165,11 +167,11 @@ class Runner:
                     "row_labels": [f"{k} {s}" for k in self._shown_classes(y) for s in ("real", "autoenc")]}
 
         run = self.res / f"class_{tag}" / "autoencoder"
-        start = time.time()
+        start, done_before = time.time(), self._epochs_done(run)
         model = training.train(build, data_fn, run, epochs=cfg["ae_epochs"], steps_per_epoch=steps,
-                               config=cfg, save_every=cfg["save_every"], sample_fn=sample_fn,
+                               config=self.resume_config, save_every=cfg["save_every"], sample_fn=sample_fn,
                                sample_every=cfg["sample_every"], verbose=self.verbose)
-        self._timing(tag, "autoencoder", run, start, steps)
+        self._timing(tag, "autoencoder", run, start, steps, done_before)
         enc_name, dec_name = ("gp_encoder", "gp_decoder") if self.gp else ("encoder", "decoder")
         encoder, decoder = model.get_layer(enc_name), model.get_layer(dec_name)
         encoder.save_weights(self.res / f"{tag}_encoder.weights.h5")
@@ -265,11 +267,11 @@ class Runner:
         if not init_png.exists():
             plots.image_grid(path=init_png, **sample_fn(build()))
         steps = len(x) // cfg["batch_size"]
-        start = time.time()
+        start, done_before = time.time(), self._epochs_done(run)
         model = training.train(build, data_fn, run, epochs=cfg["epochs"], steps_per_epoch=steps,
-                               config=cfg, save_every=cfg["save_every"], sample_fn=sample_fn,
+                               config=self.resume_config, save_every=cfg["save_every"], sample_fn=sample_fn,
                                sample_every=cfg["sample_every"], verbose=self.verbose)
-        self._timing(tag, "gan", run, start, steps)
+        self._timing(tag, "gan", run, start, steps, done_before)
         # The original's file names (Keras 3 needs the .weights.h5 suffix)
         model.generator.save_weights(self.res / f"class_{tag}_generator.weights.h5")
         model.discriminator.save_weights(self.res / f"class_{tag}_discriminator.weights.h5")
@@ -315,14 +317,18 @@ class Runner:
         table = pd.read_csv(source)
         table[[c for c in columns if c in table]].rename(columns=columns).to_csv(dest, index=False)
 
-    def _timing(self, tag, phase, run, start, steps):
+    @staticmethod
+    def _epochs_done(run):
+        state = Path(run) / cli.STATE_FILE
+        return json.loads(state.read_text())["epoch"] if state.exists() else 0
+
+    def _timing(self, tag, phase, run, start, steps, done_before):
         """Wall time per epoch of this invocation (epochs actually run, resumed ones excluded)."""
         path = self.res / "timing.json"
         record = json.loads(path.read_text()) if path.exists() else {}
-        state = json.loads((run / cli.STATE_FILE).read_text()) if (run / cli.STATE_FILE).exists() else {}
         key = f"{tag}_{phase}"
-        done_before = record.get(key, {}).get("epochs_done", 0)
-        ran = state.get("epoch", 0) - done_before
+        ran = self._epochs_done(run) - done_before
+        state = {"epoch": self._epochs_done(run)}
         if ran > 0:
             seconds = time.time() - start
             record[key] = {"epochs_done": state["epoch"], "epochs_timed": ran, "seconds": round(seconds, 1),

@@ -40,15 +40,17 @@ def test_grey_images_are_tiled_to_rgb():
         inception.as_rgb_float(np.zeros((2, 4, 4, 2), np.uint8))
 
 
-def test_real_statistics_are_cached_by_fingerprint(fid_dir, monkeypatch):
+def test_fid_kid_end_to_end_reuses_cached_real_statistics(fid_dir, monkeypatch):
     ref = np.load(fid_dir / "reference.npz")
-    images = ref["inputs_uint8"][:2]
+    real, fake = ref["inputs_uint8"][:2], ref["inputs_uint8"][12:14]  # digits vs faces
     weights = fid_dir / inception.WEIGHTS_FILE
-    first = fid.real_features(images, weights, verbose=0)
-    monkeypatch.setattr(inception, "pool3", lambda *a, **k: pytest.fail("cache not used"))
-    second = fid.real_features(images, weights, verbose=0)
-    for a, b in zip(first, second):
-        np.testing.assert_array_equal(a, b)
+    result = fid.fid_kid(real, fake, weights=weights, verbose=0)
+    assert (result["n_real"], result["n_fake"], result["kid_subsets"]) == (2, 2, 1)
+    assert result["feature_network"] == inception.NAME and result["fid"] > 1
+    # the real set's features now come from the npz cache, not from the network
+    monkeypatch.setattr(inception, "pool3", lambda *a, **k: pytest.fail("real features not cached"))
+    cached, mu, _ = fid.real_features(real, weights, verbose=0)
+    assert cached.shape == (2, 2048) and np.allclose(mu, cached.mean(0))
 
 
 def test_missing_weights_is_a_one_line_user_error(tmp_path, monkeypatch):

@@ -21,7 +21,7 @@ WEIGHTS_FILE = "inception_fid_weights.npz"
 SIZE = 299
 FEATURES = 2048
 _BN_EPS = 1e-3
-_models = {}  # resolved weights path -> built model, so repeated metric calls build it once
+_models = {}  # resolved weights path -> (model, its traced call), so repeated metric calls build it once
 
 
 def weights_path(weights=None, data_dir=None):
@@ -163,9 +163,14 @@ def load_weights(model, path):
 
 def inception(weights=None, data_dir=None):
     """The TF-FID InceptionV3 with its weights (built once per weight file per process)."""
+    return _network(weights, data_dir)[0]
+
+
+def _network(weights=None, data_dir=None):
     path = weights_path(weights, data_dir).resolve()
     if path not in _models:
-        _models[path] = load_weights(build_network(), path)
+        model = load_weights(build_network(), path)
+        _models[path] = model, tf.function(lambda x: model(x, training=False), reduce_retracing=True)
     return _models[path]
 
 
@@ -194,8 +199,7 @@ def as_rgb_float(images):
 def pool3(images_uint8, weights=None, data_dir=None, batch_size=50, verbose=1):
     """pool3 features (N, 2048) float32 of uint8 images, in batches with a Progbar."""
     images = check_images(images_uint8)
-    model = inception(weights, data_dir)
-    run = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+    _, run = _network(weights, data_dir)
     out = np.empty((len(images), FEATURES), np.float32)
     bar = keras.utils.Progbar(len(images), unit_name="image") if verbose else None
     for start in range(0, len(images), batch_size):

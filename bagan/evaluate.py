@@ -213,8 +213,10 @@ def main(argv=None):
     key = str(config["dataset"]).lower()
     load_options = {"size": config.get("size") or 32} if key == "gtsrb" else (
         {"size": config["size"]} if config.get("size") and key not in ("mnist", "cifar10") else {})
-    reference = clf_metrics.reference_classifier(config["dataset"] if key not in ("mnist", "cifar10", "gtsrb")
-                                                 else key, data_dir, seed=0, verbose=0, **load_options)
+    folder = key not in ("mnist", "cifar10", "gtsrb")
+    reference = clf_metrics.reference_classifier(config["dataset"] if folder else key,
+                                                 Path(config["dataset"]).parent if folder else data_dir,
+                                                 seed=0, verbose=0, **load_options)
     rng = np.random.default_rng(args.seed)
     metrics = {"run_dir": str(run_dir), "profile": profile, "per_class": {}, "classifiers": {},
                "reference_classifier_test_accuracy": reference_accuracy_info(

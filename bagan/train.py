@@ -352,7 +352,12 @@ class Runner:
         counts = np.bincount(y, minlength=self.num_classes)
         print(f"class {class_label(c)}: {len(x)} training images, per class {counts.tolist()}", flush=True)
         ae = self.autoencoder(c, x, y)
-        return self.adversarial(c, x, y, ae)
+        # A top-level state marks the result dir as a real run: kept on a later error, and resumed
+        # only with a matching configuration (common.cli.prepare_run_dir).
+        cli.write_json_atomic(self.res / cli.STATE_FILE, {"autoencoder_done": class_label(c)})
+        model = self.adversarial(c, x, y, ae)
+        cli.write_json_atomic(self.res / cli.STATE_FILE, {"finished": class_label(c)})
+        return model
 
 
 @cli.main

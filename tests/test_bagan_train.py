@@ -1,0 +1,196 @@
+"""bagan/train.py end to end on a tiny image folder: every output file, pruning, resume, evaluation,
+augmentation, and one-line errors (exit status 2) for bad input."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from bagan import train as bagan_train
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(os.environ.get("GAN_DATA_DIR", ROOT.parent / "shared" / "data"))
+COUNTS = {"a": 24, "b": 16, "c": 16}     # class 0 = "a" is pruned to ceil(0.5 * 16) = 8
+FAST = ["--profile", "smoke", "--batch-size", "8", "--width", "0.125", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bagan_data") / "shapes"
+    rng = np.random.default_rng(0)
+    for i, (name, n) in enumerate(COUNTS.items()):
+        (root / name).mkdir(parents=True)
+        for j in range(n):
+            img = rng.integers(0, 60, (16, 16), dtype=np.uint8)
+            img[2 + 4 * i:6 + 4 * i, 2:14] = 255           # a bar whose row depends on the class
+            Image.fromarray(img).save(root / name / f"{j:03d}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def smoke_run(folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bagan_out")
+    env_cache = tmp_path_factory.mktemp("cache")
+    os.environ["GAN_CACHE_DIR"] = str(env_cache)
+    res = bagan_train.main(["-D", str(folder), "-u", "0.5", "-c", "0", "-e", "1", "--ae-epochs", "1",
+                            "--out", str(out), *FAST])
+    return res
+
+
+def test_result_directory_name_is_the_originals(smoke_run):
+    assert smoke_run.name == "res_shapes_dmode_uniform_gmode_uniform_unbalance_0.5_epochs_1_lr_0.000050_seed_0"
+
+
+def test_smoke_run_writes_every_file(smoke_run):
+    names = {p.name for p in smoke_run.iterdir()}
+    for name in ["config.json", "0_encoder.weights.h5", "0_decoder.weights.h5", "0_autoencoder.csv",
+                 "0_means.npy", "0_covariances.npy", "0_kept_indices.npy",
+                 "class_0_generator.weights.h5", "class_0_discriminator.weights.h5",
+                 "class_0_reconstructor.weights.h5", "class_0_score.csv", "cmp_class_0_init.png",
+                 "cmp_class_0_epoch_1.png", "plot_class_0.png", "loss_class_0.png", "timing.json"]:
+        assert name in names, name
+    score = pd.read_csv(smoke_run / "class_0_score.csv")
+    assert list(score.columns) == ["epoch", "train_gen_loss", "train_disc_loss", "test_gen_loss",
+                                   "test_disc_loss"]
+    assert len(score) == 1 and np.isfinite(score.drop(columns="epoch").values).all()
+    assert list(pd.read_csv(smoke_run / "0_autoencoder.csv").columns) == ["epoch", "loss"]
+    assert np.load(smoke_run / "0_means.npy").shape == (3, 100)
+    assert np.load(smoke_run / "0_covariances.npy").shape == (3, 100, 100)
+    assert (smoke_run / "class_0" / "gan" / "checkpoints").is_dir()
+
+
+def test_pruning_keeps_ceil_u_times_the_largest_other_class(smoke_run, folder):
+    kept = np.load(smoke_run / "0_kept_indices.npy")
+    labels = np.repeat(np.arange(3), list(COUNTS.values()))
+    assert np.bincount(labels[kept]).tolist() == [8, 16, 16]
+
+
+def test_exported_weights_load_into_the_builders(smoke_run):
+    from bagan import models
+    g = models.build_generator((16, 16, 1), width=0.125)
+    g.load_weights(smoke_run / "class_0_generator.weights.h5")
+    d = models.build_discriminator((16, 16, 1), 3, width=0.125)
+    d.load_weights(smoke_run / "class_0_discriminator.weights.h5")
+    assert d.predict(g.predict(np.zeros((2, 100)), verbose=0), verbose=0).shape == (2, 4)
+
+
+def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(smoke_run, tmp_path):
+    """The 1-epoch smoke run, copied under the name of a 2-epoch run (= a 2-epoch run interrupted
+    after epoch 1) and run again, ends with the same losses and generator as a run never stopped."""
+    import shutil
+    config = json.loads((smoke_run / "config.json").read_text())["config"]
+    args = ["-D", config["dataset"], "-u", "0.5", "-c", "0", "--ae-epochs", "1", *FAST, "-e", "2"]
+    full = bagan_train.main([*args, "--out", str(tmp_path / "full")])
+    resumed_dir = tmp_path / "part" / smoke_run.name.replace("epochs_1", "epochs_2")
+    shutil.copytree(smoke_run, resumed_dir)
+    resumed = bagan_train.main([*args, "--out", str(tmp_path / "part")])
+    assert resumed == resumed_dir
+    a = pd.read_csv(full / "class_0_score.csv")
+    b = pd.read_csv(resumed / "class_0_score.csv")
+    assert len(b) == 2
+    np.testing.assert_allclose(a.values, b.values, rtol=1e-5, atol=1e-6)
+    from bagan import models
+    ga, gb = (models.build_generator((16, 16, 1), width=0.125) for _ in range(2))
+    ga.load_weights(full / "class_0_generator.weights.h5")
+    gb.load_weights(resumed / "class_0_generator.weights.h5")
+    for wa, wb in zip(ga.weights, gb.weights):
+        np.testing.assert_allclose(np.asarray(wa), np.asarray(wb), rtol=1e-5, atol=1e-6)
+
+
+def _error_lines(stderr):
+    """The program's own stderr lines (TensorFlow's start-up log lines are not the program's)."""
+    return [line for line in stderr.splitlines() if "error" in line and not line.startswith(("I0000", "E0000", "W0000", "WARNING"))]
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "bagan.train", *args], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "GAN_OFFLINE": "1"}, timeout=300)
+
+
+@pytest.mark.parametrize("flags,needle", [(["-u", "0"], "out of range"), (["-u", "1.5"], "out of range"),
+                                           (["-D", "NoSuchSet"], "unknown dataset")])
+def test_bad_flags_give_one_line_and_exit_2(flags, needle, tmp_path):
+    r = _cli(*flags, "--out", str(tmp_path))
+    assert r.returncode == 2, r.stderr
+    assert len(_error_lines(r.stderr)) == 1 and needle in r.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_folder_without_class_folders_exits_2(tmp_path):
+    flat = tmp_path / "flat"
+    flat.mkdir()
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(flat / "x.png")
+    r = _cli("-D", str(flat), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2 and len(_error_lines(r.stderr)) == 1
+    assert "no class sub-folders" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not (DATA / "mnist").is_dir(), reason=f"MNIST not found under {DATA}")
+def test_target_class_10_on_mnist_exits_2(tmp_path):
+    r = _cli("-c", "10", "--data-dir", str(DATA), "--out", str(tmp_path / "out"))
+    assert r.returncode == 2 and len(_error_lines(r.stderr)) == 1
+    assert "--target-class 10" in r.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_help():
+    r = _cli("--help")
+    assert r.returncode == 0 and "--unbalance" in r.stdout and "--dmode" in r.stdout
+
+
+def test_evaluate_writes_metrics_and_headline(smoke_run):
+    from bagan import evaluate
+    metrics = evaluate.main([str(smoke_run), "--profile", "smoke"])
+    for name in ("metrics.json", "metrics.md", "headline.json"):
+        assert (smoke_run / name).exists()
+    row = metrics["per_class"]["0"]
+    assert row["train_images"] == 8 and 0 <= row["generated_accuracy"] <= 1
+    assert -1 <= row["ssim_generated_pairs"] <= 1 and -1 <= row["ssim_nearest_real"] <= 1
+    clf = metrics["classifiers"]["0"]
+    assert clf["plain"]["train_images"] == 40
+    assert clf["mirror"]["train_images"] == clf["bagan"]["train_images"] == 48   # class 0 filled to 16
+    assert metrics["sampler"]["vectorised_latents_per_s"] > 0
+    headline = json.loads((smoke_run / "headline.json").read_text())
+    assert all({"paper", "metric", "paper_value", "value", "notes"} <= set(r) for r in headline)
+
+
+def test_mirror_fill_flips_horizontally():
+    from bagan.evaluate import mirror_fill
+    img = np.arange(2 * 3 * 4).reshape(1, 3, 4, 2).astype(np.uint8)
+    out = mirror_fill(img, 2, np.random.default_rng(0))
+    assert out.shape == (2, 3, 4, 2)
+    np.testing.assert_array_equal(out[0], img[0][:, ::-1])
+
+
+def test_augment_writes_a_balanced_copy_with_a_manifest(smoke_run, tmp_path):
+    from bagan import augment
+    out = augment.main(["--run", str(smoke_run), "--output", str(tmp_path / "balanced")])
+    manifest = pd.read_csv(out / "manifest.csv")
+    assert manifest.groupby("class_name").size().to_dict() == {"a": 16, "b": 16, "c": 16}
+    assert manifest.synthetic.sum() == 8 and set(manifest[manifest.synthetic == 1].class_name) == {"a"}
+    assert all((out / p).exists() for p in manifest.path)
+    npz = augment.main(["--run", str(smoke_run), "--output", str(tmp_path / "balanced.npz")])
+    with np.load(npz) as z:
+        assert z["images"].shape == (48, 16, 16, 1) and int(z["synthetic"].sum()) == 8
+    with pytest.raises(SystemExit) as e:      # never overwrites without --overwrite
+        augment.main(["--run", str(smoke_run), "--output", str(tmp_path / "balanced")])
+    assert e.value.code == 2
+
+
+def test_bagan_gp_variant_trains_and_evaluates(folder, tmp_path):
+    from bagan import evaluate
+    res = bagan_train.main(["-D", str(folder), "-u", "0.5", "-c", "0", "-e", "1", "--ae-epochs", "1",
+                            "--variant", "gp", "--out", str(tmp_path), *FAST])
+    assert res.name.startswith("res_shapes_gp_dmode_uniform")
+    assert json.loads((res / "config.json").read_text())["config"]["d_steps"] == 5
+    score = pd.read_csv(res / "class_0_score.csv")
+    assert len(score) == 1 and np.isfinite(score.drop(columns="epoch").values).all()
+    assert (res / "0_embedding.weights.h5").exists() and not (res / "0_means.npy").exists()
+    metrics = evaluate.main([str(res), "--profile", "smoke", "--skip-classifiers"])
+    assert 0 <= metrics["per_class"]["0"]["generated_accuracy"] <= 1

@@ -27,6 +27,11 @@ def test_network_shapes():
     y = ig([tf.random.normal((2, 62)), tf.one_hot([3, 4], 10), tf.zeros((2, 2))])
     assert float(tf.reduce_min(y)) >= -1.0 and float(tf.reduce_max(y)) <= 1.0   # sigmoid mapped to [-1, 1]
     assert all(not getattr(l, "use_bias", False) for l in ig.layers)            # bias-free generator
+    # trainable weights of the PyTorch original, layer by layer (its k1/k7 transposed convs are dense here)
+    assert sum(int(np.prod(w.shape)) for w in ig.trainable_weights) == (
+        74 * 1024 + 2 * 1024 + 1024 * 128 * 49 + 2 * 128 + 128 * 64 * 16 + 2 * 64 + 64 * 16)
+    assert sum(int(np.prod(w.shape)) for w in idisc.get_layer("trunk").trainable_weights) == (
+        16 * 64 + 64 * 128 * 16 + 2 * 128 + 128 * 1024 * 49 + 2 * 1024)
     c = models.classifier()
     assert c.get_layer("flatten").output.shape == (None, 216) and c.output_shape == (None, 10)
     assert c.get_layer("dropout_120").rate == 0.8

@@ -19,7 +19,7 @@ from common.errors import UserError
 # Epochs of the reference classifier (3 gave MNIST 98.98% test accuracy, short of 99%); small sets need more.
 EPOCHS = {"mnist": 5, "gtsrb": 15, "cifar10": 10}
 DEFAULT_EPOCHS = 10
-ARCHITECTURE = "cnn2"  # part of the cache key: bump when build_cnn changes
+ARCHITECTURE = "cnn3"  # part of the cache key: bump when build_cnn changes
 
 
 def build_cnn(input_shape, num_classes, decay_steps=None, name="small_cnn"):
@@ -31,7 +31,9 @@ def build_cnn(input_shape, num_classes, decay_steps=None, name="small_cnn"):
     x = layers.Rescaling(1 / 255)(inputs)
     for filters in (32, 64):
         x = layers.Conv2D(filters, 3, use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
+        # momentum 0.9: Keras' 0.99 leaves the moving statistics near their initial values after
+        # the few hundred steps of a small training set (train accuracy 0.96, test 0.66 measured)
+        x = layers.BatchNormalization(momentum=0.9)(x)
         x = layers.ReLU()(x)
         x = layers.MaxPooling2D()(x)
     x = layers.Flatten()(x)

@@ -133,9 +133,7 @@ def sample_fn(config, rows=8, cols=8):
 @cli.main
 def main(argv=None):
     args = parser().parse_args(argv)
-    config = cli.resolve(args, PROFILES)
-    for key in NOT_CONFIG:
-        config.pop(key, None)
+    config = cli.resolve(args, PROFILES, exclude=NOT_CONFIG)
     check_folder(config)
     data_dir = datasets.data_dir(args.data_dir)
     out = Path(args.out or "results/began")

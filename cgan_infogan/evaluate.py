@@ -38,8 +38,8 @@ PROFILES = {
     # one pass over the original's 60k-image sets), so small real-only sets get as many updates.
     "smoke": dict(clf_epochs=1, clf_steps_per_epoch=4, mixes="60000+0,300+300", low_data="100+200",
                   test_limit=500, heldout_limit=500, batch_size=64),
-    # quick: the original's grid at 1/5 scale (12k images, 50/80/90 % synthetic), one 937-step epoch.
-    "quick": dict(clf_epochs=1, clf_steps_per_epoch=937,
+    # quick: the original's grid at 1/5 scale (12k images, 50/80/90 % synthetic), two 937-step epochs.
+    "quick": dict(clf_epochs=2, clf_steps_per_epoch=937,
                   mixes="12000+0,6000+6000,2400+9600,1200+10800", low_data="600+5400,3000+10800",
                   test_limit=None, heldout_limit=10000, batch_size=64),
     "paper": dict(clf_epochs=50, clf_steps_per_epoch=937,

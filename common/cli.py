@@ -71,10 +71,11 @@ def parent_parser():
     return p
 
 
-def resolve(args, profiles):
-    """The run's configuration: the chosen profile's values, overridden by every flag given."""
+def resolve(args, profiles, exclude=()):
+    """The run's configuration: the chosen profile's values, overridden by every flag given
+    except those in `exclude` (flags that steer this invocation but do not define the run)."""
     config = dict(profiles[args.profile])
-    config.update({k: v for k, v in vars(args).items() if v is not None})
+    config.update({k: v for k, v in vars(args).items() if v is not None and k not in exclude})
     return config
 
 

@@ -162,9 +162,7 @@ def export_generator(model, run_dir):
 @cli.main
 def main(argv=None):
     args = parser().parse_args(argv)
-    config = cli.resolve(args, PROFILES)
-    for key in NOT_CONFIG:
-        config.pop(key, None)
+    config = cli.resolve(args, PROFILES, exclude=NOT_CONFIG)
     config["widths"] = list(config["widths"])
     data_dir = datasets.data_dir(args.data_dir)
     images, labels = load(config, data_dir)

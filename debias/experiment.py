@@ -121,9 +121,7 @@ def parser(prog, description, generator=False):
 
 def resolve(args):
     """The configuration from profile + flags, with attribute names checked (no TensorFlow needed)."""
-    config = cli.resolve(args, PROFILES)
-    for key in ("name", "model_train", "generate", "check_flip"):
-        config.pop(key, None)
+    config = cli.resolve(args, PROFILES, exclude=("name", "model_train", "generate", "check_flip"))
     config["attribute"] = attribute(config["attribute"])
     config["protected_attribute"] = attribute(config["protected_attribute"])
     if config["attribute"] == config["protected_attribute"]:

@@ -115,7 +115,8 @@ def train_classifier(images, labels, config, seed, exp_dir):
         def on_train_batch_end(self, batch, logs=None):
             step = len(rows) + 1
             rows.append((step, float(logs["loss"])))
-    model.fit(ds, epochs=config["epochs"], steps_per_epoch=config["steps_per_epoch"], callbacks=[Log()], verbose=0)
+    model.fit(ds, epochs=config["epochs"], steps_per_epoch=config["steps_per_epoch"], callbacks=[Log()], verbose=0,
+              shuffle=False)   # the stream is shuffled by common.pipeline
     return model, rows
 
 

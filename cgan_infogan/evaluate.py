@@ -354,7 +354,7 @@ def write_summary(run_dir, config, results, gen_info, sources):
                      "paper_value": None, "value": gen_info["cgan"]["reference_classifier_label_accuracy"], "notes": ""})
     for m, t in speed.items():
         rows.append({"paper": "CGAN/InfoGAN", "metric": f"{m} training throughput (images/s)", "paper_value": None,
-                     "value": t["images_per_s"], "notes": "CPU, shared with other jobs"})
+                     "value": t["images_per_s"], "notes": "wall clock of fit incl. tracing and checkpoints"})
     cli.write_json_atomic(run_dir / "headline.json", rows)
 
 

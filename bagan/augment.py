@@ -73,10 +73,8 @@ def write_manifest(path, rows):
 @cli.main
 def main(argv=None):
     args = parser().parse_args(argv)
-    output = Path(args.output)
+    output = cli.new_output(args.output, args.overwrite, "--output")
     fmt = args.format or ("npz" if output.suffix == ".npz" else "folder")
-    if output.exists() and not args.overwrite:
-        raise UserError(f"{output} exists; pass --overwrite to replace it or choose another --output")
     from bagan import evaluate, train
     if args.run:
         run_dir = Path(args.run)

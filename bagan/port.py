@@ -570,9 +570,7 @@ def parser():
 @cli.main
 def main(argv=None):
     args = parser().parse_args(argv)
-    out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise UserError(f"{out}: already exists; pass --overwrite to replace it or choose another --out")
+    out = cli.new_output(args.out, args.overwrite)
     given = {k: getattr(args, k) for k in FLAGS}
     original = load_original(args.original, args.target_class, given)
     config = suite_config(original, out, args.profile, args.batch_size, args.train_limit, args.test_limit,

@@ -171,11 +171,9 @@ def parser():
 @cli.main
 def main(argv=None):
     args = parser().parse_args(argv)
-    out = Path(args.out)
+    out = cli.new_output(args.out, args.overwrite)
     if out.suffix != ".npz":
         raise UserError(f"--out {out} must end in .npz")
-    if out.exists() and not args.overwrite:
-        raise UserError(f"{out} exists; pass --overwrite to replace it")
     loaded = load_gan(args.run_dir, args.model)
     from common import datasets, training
     training.seed_everything(args.seed)

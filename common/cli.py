@@ -122,6 +122,15 @@ def prepare_run_dir(run_dir, config):
     return run_dir
 
 
+def new_output(path, overwrite, flag="--out"):
+    """`path` as a Path, refusing (one line, exit 2) to replace an existing file or folder
+    unless --overwrite was given: nothing already on disk is lost by accident."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise UserError(f"{path} exists; pass --overwrite to replace it or choose another {flag}")
+    return path
+
+
 def write_json_atomic(path, obj):
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")

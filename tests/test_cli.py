@@ -57,3 +57,13 @@ def test_offline_download_failure_names_the_expected_files(tmp_path, monkeypatch
     monkeypatch.setattr(keras.datasets.mnist, "load_data", no_network)
     with pytest.raises(UserError, match=r"mnist\.npz.*download failed: OSError"):
         datasets.load("mnist", "train", tmp_path)
+
+
+def test_new_output_refuses_an_existing_path_unless_overwrite(tmp_path):
+    fresh = tmp_path / "new.npz"
+    assert cli.new_output(str(fresh), overwrite=False) == fresh
+    fresh.write_text("keep me")
+    with pytest.raises(UserError, match="pass --overwrite to replace it or choose another --output"):
+        cli.new_output(fresh, overwrite=False, flag="--output")
+    assert fresh.read_text() == "keep me"
+    assert cli.new_output(fresh, overwrite=True) == fresh

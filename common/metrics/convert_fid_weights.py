@@ -21,7 +21,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from common.cli import ArgumentParser, main  # noqa: E402
+from common.cli import ArgumentParser, main, new_output  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
 LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
@@ -200,9 +200,7 @@ def to_fid_arrays(state):
 
 
 def convert(pth, out, overwrite=False, check=True):
-    out = Path(out)
-    if out.exists() and not overwrite:
-        raise UserError(f"{out} exists; pass --overwrite to replace it")
+    out = new_output(out, overwrite)
     if out.suffix != ".npz":
         raise UserError(f"the output must be a .npz file, got {out}")
     arrays = to_fid_arrays(read_pth(pth))

@@ -130,7 +130,7 @@ class Runner:
         self.train_all, self.test = train, test
         self.image_shape, self.num_classes = image_shape, num_classes
         self.gp = config["variant"] == "gp"
-        self.verbose = 0 if config.get("quiet") else 1
+        self.verbose = 0 if config.get("quiet") else "auto"
         # Like --epochs, --ae-epochs only says how long to go on: a run may resume with another value.
         self.resume_config = {k: v for k, v in config.items() if k != "ae_epochs"}
 

@@ -99,7 +99,7 @@ def train_one(model_name, config, images, labels, run_dir):
     training.train(gan.build(model_name, seed=config["seed"], lr=config["lr"], jit_compile=sub_config["jit_compile"]),
                    data_fn, sub_dir, epochs=epochs, steps_per_epoch=steps, config=sub_config,
                    strategy=training.get_strategy(config["strategy"]), save_every=config["save_every"],
-                   sample_fn=sample_grid(model_name), verbose=config.get("verbose", 2))
+                   sample_fn=sample_grid(model_name))
     trained = max(0, epochs - done_before)
     if trained:
         seconds = time.time() - start
@@ -114,13 +114,13 @@ def train_one(model_name, config, images, labels, run_dir):
 def main(argv=None):
     args = parser().parse_args(argv)
     config = cli.resolve(args, PROFILES)
-    config.setdefault("verbose", 2)
     from common import datasets
     data = datasets.load("mnist", "train", datasets.data_dir(config.get("data_dir")))
     index = training_subset(len(data.images), config.get("train_images"), config["seed"])
     run_dir = run_dir_of(config)
-    # The top-level config records the request; --overwrite applies to the model(s) trained now only.
-    cli.prepare_run_dir(run_dir, {**config, "overwrite": False})
+    # The top-level config records the request; --overwrite applies to the model(s) trained now only,
+    # and which model(s) a call trains is no mismatch: each has its own resumable sub-directory.
+    cli.prepare_run_dir(run_dir, {**{k: v for k, v in config.items() if k != "model"}, "overwrite": False})
     for model_name in (MODELS if config["model"] == "both" else (config["model"],)):
         print(f"== {model_name}: {run_dir / model_name}")
         train_one(model_name, config, data.images[index], data.labels[index], run_dir)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
 import keras
@@ -168,7 +169,7 @@ class Checkpointer(keras.callbacks.Callback):
 
 
 def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=None,
-          save_every=1, sample_fn=None, sample_every=None, step_log=False, verbose=1):
+          save_every=1, sample_fn=None, sample_every=None, step_log=False, verbose="auto"):
     """Build the model in the strategy's scope, resume from the run dir's latest checkpoint, and fit.
 
     build(): returns the compiled GAN. data_fn(start_epoch): the training stream from that epoch on
@@ -179,6 +180,8 @@ def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if verbose == "auto":     # progress bars on a terminal; one line per epoch in a log file (nohup)
+        verbose = 1 if sys.stdout.isatty() else 2
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = build()

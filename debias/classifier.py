@@ -63,7 +63,7 @@ def _history(run_dir):
         return [(int(r["epoch"]), float(r["val_ap"])) for r in csv.DictReader(f)]
 
 
-def fit(run_dir, config, train, val, weighted_val=False, verbose=1):
+def fit(run_dir, config, train, val, weighted_val=False, verbose="auto"):
     """Train on train = (uint8 images, labels) and keep the model of the best validation AP.
 
     val = (uint8 images, target, protected). Resumable: epochs are fitted one at a time through

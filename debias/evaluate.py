@@ -50,7 +50,7 @@ def locate(run_dir):
     return exp_dir, config, models
 
 
-def table(results, config, paper):
+def table(results, config, paper, difference=None):
     lines = [f"Target {config['attribute']}, protected {config['protected_attribute']}; CelebA test split, "
              f"threshold calibrated on val; median of {config['bootstrap']} bootstrap resamples +- 2 std.",
              "", "| Model | AP (up) | DEO (down) | BA (down) | KL (down) |", "|---|---|---|---|---|"]
@@ -61,6 +61,10 @@ def table(results, config, paper):
     for model, values in paper.items():
         lines.append(f"| paper, {experiment.category(config['attribute'])} mean, {model} | "
                      + " | ".join(str(values[n]) for n in NAMES) + " |")
+    if difference:   # both models scored on the same resamples: their difference has its own interval
+        cells = [f"{difference[n]['median']:+.1f} +- {difference[n]['pm2std']:.1f} "
+                 f"(lower in {100 * difference[n]['share_lower']:.0f}%)" for n in ("AP", "DEO", "BA")]
+        lines.append("| gan-debiased - baseline, paired | " + " | ".join(cells) + " | |")
     return "\n".join(lines) + "\n"
 
 
@@ -86,13 +90,14 @@ def main(argv=None):
     from debias import classifier, metrics
     val = experiment.real_data(config, data_dir, "val")
     test = experiment.real_data(config, data_dir, "test")
-    results, val_results, extra = {}, {}, {}
+    results, val_results, extra, test_runs = {}, {}, {}, {}
     for model, run_dir in models.items():
         clf = classifier.load(run_dir)
         val_scores, test_scores = classifier.scores(clf, val[0]), classifier.scores(clf, test[0])
         thr = metrics.calibrated_threshold(val[1], val_scores)
         seed, repeats = config["seed"], config["bootstrap"]
-        results[model] = metrics.fairness(test[1], test[2], test_scores, thr, repeats, seed)
+        test_runs[model] = metrics.resampled(test[1], test[2], test_scores, thr, repeats, seed)
+        results[model] = metrics.fairness(test[1], test[2], test_scores, thr, repeats, seed, test_runs[model])
         val_results[model] = metrics.fairness(val[1], val[2], val_scores, thr, repeats, seed)
         extra[model] = json.loads((run_dir / "config.json").read_text())["config"].get("imagenet_weights")
     if (exp_dir / "protected" / "best.keras").exists():
@@ -114,11 +119,13 @@ def main(argv=None):
               "seed": config["seed"], "bootstrap": config["bootstrap"], "test": results, "val": val_results,
               "imagenet_weights": {m: v for m, v in extra.items() if m in models},
               "protected_classifier_test_ap": extra.get("protected_classifier_test_ap"),
+              "test_difference": (metrics.paired_difference(test_runs["baseline"], test_runs["gan-debiased"])
+                                  if len(test_runs) == 2 else None),
               "svm_accuracy": svm, "paper_category_means": paper,
               "flip_check": json.loads(check.read_text()) if check.exists() else None,
               "generator": json.loads(generator.read_text()) if generator.exists() else None}
     cli.write_json_atomic(out / "metrics.json", record)
-    text = table(results, config, paper)
+    text = table(results, config, paper, record["test_difference"])
     (out / "metrics.md").write_text(text)
     notes = (f"profile {config['profile']}, seed {config['seed']}, {config['backbone']} classifier"
              + (f", generator {record['generator']['source']}" if record["generator"] else "")

@@ -126,9 +126,8 @@ def summarise(values, scale=1.0):
     return {"median": median, "std": std, "pm2std": 2 * std}
 
 
-def fairness(targets, protected, scores, threshold, repeats=500, seed=0):
-    """AP, DEO, BA and KL of one classifier on one split, each a bootstrap summary (median, std,
-    2 std); the median of KL is over all 4 x `repeats` values, as the original's bootstrap_kl."""
+def resampled(targets, protected, scores, threshold, repeats=500, seed=0):
+    """AP, DEO, BA (one value per bootstrap resample) and KL (4 per resample) of one classifier."""
     t, g, s = (np.asarray(a) for a in (targets, protected, scores))
     p = (s >= threshold).astype(int)
     runs = {"AP": [], "DEO": [], "BA": [], "KL": []}
@@ -138,6 +137,27 @@ def fairness(targets, protected, scores, threshold, repeats=500, seed=0):
         runs["DEO"].append(deo(ti, gi, pi))
         runs["BA"].append(bias_amplification(ti, gi, pi))
         runs["KL"].append(kl_divergences(ti, gi, si))
+    return {name: np.asarray(v, float) for name, v in runs.items()}
+
+
+def paired_difference(runs_a, runs_b):
+    """B - A of AP, DEO and BA over the same resamples (x100): bootstrap summary, plus the share
+    of resamples where B is lower, which the separate intervals of A and B cannot tell."""
+    out = {}
+    for name in ("AP", "DEO", "BA"):
+        d = (runs_b[name] - runs_a[name]) * SCALE[name]
+        d = d[np.isfinite(d)]
+        out[name] = dict(summarise(d), share_lower=float(np.mean(d < 0)) if len(d) else float("nan"))
+    return out
+
+
+def fairness(targets, protected, scores, threshold, repeats=500, seed=0, runs=None):
+    """AP, DEO, BA and KL of one classifier on one split, each a bootstrap summary (median, std,
+    2 std); the median of KL is over all 4 x `repeats` values, as the original's bootstrap_kl.
+    `runs`: the `resampled` values of these arguments, when the caller has them already."""
+    t, g, s = (np.asarray(a) for a in (targets, protected, scores))
+    p = (s >= threshold).astype(int)
+    runs = resampled(t, g, s, threshold, repeats, seed) if runs is None else runs
     result = {name: summarise(v, SCALE[name]) for name, v in runs.items()}
     result["point"] = {"AP": average_precision(t, s) * 100, "DEO": deo(t, g, p) * 100,
                        "BA": bias_amplification(t, g, p) * 100,

@@ -74,7 +74,7 @@ def debiased_training_set(exp_dir, config, real_images, real_target, real_protec
     return images, target, protected
 
 
-def train_model(model_train, config, exp_dir, data_dir, overwrite=False, verbose=1):
+def train_model(model_train, config, exp_dir, data_dir, overwrite=False, verbose="auto"):
     """Train one classifier of the experiment; returns its best.json summary."""
     from debias import classifier
     run = classifier_config(config, model_train)

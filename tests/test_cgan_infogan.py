@@ -147,3 +147,8 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch):
     assert held["heldout_real_train"]["n"] == 500 and "not used for training" in held["heldout_real_train"]["evaluated_on"]
     rows = json.loads((run / "headline.json").read_text())
     assert rows[0]["paper_value"] == 0.9887 and all(r["paper"] == "CGAN/InfoGAN" for r in rows)
+    # The same run goes on with the other model: which model a call trains is no config mismatch.
+    train.main(["--profile", "smoke", "--model", "both", "--train-images", "64", "--batch-size", "32",
+                "--data-dir", str(data_root), "--out", str(out)])
+    assert (run / "infogan" / "state.json").exists()
+    assert json.loads((run / "cgan" / "state.json").read_text())["epoch"] == 1

@@ -138,6 +138,18 @@ def test_bootstrap_is_seeded_and_deterministic():
     assert a["predicted_positives"] == np.sum(scores >= 0.5)
 
 
+
+def test_paired_difference_by_hand():
+    a = {"AP": np.array([0.5, 0.6, 0.7]), "DEO": np.array([0.4, 0.4, 0.4]), "BA": np.array([0.1, 0.0, np.nan])}
+    b = {"AP": np.array([0.4, 0.7, 0.7]), "DEO": np.array([0.2, 0.3, 0.5]), "BA": np.array([0.0, 0.0, 0.2])}
+    d = metrics.paired_difference(a, b)
+    assert d["AP"]["median"] == pytest.approx(0.0) and d["AP"]["share_lower"] == pytest.approx(1 / 3)
+    assert d["DEO"]["median"] == pytest.approx(-10.0) and d["DEO"]["share_lower"] == pytest.approx(2 / 3)
+    assert d["BA"]["median"] == pytest.approx(-5.0) and d["BA"]["share_lower"] == pytest.approx(0.5)  # nan dropped
+    assert d["DEO"]["std"] == pytest.approx(np.std([-20.0, -10.0, 10.0]))
+    same = metrics.paired_difference(a, a)
+    assert same["DEO"]["median"] == 0 and same["DEO"]["share_lower"] == 0
+
 # --- names and generators -----------------------------------------------------------------------
 
 def test_attribute_names_and_indices():

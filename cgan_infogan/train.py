@@ -120,7 +120,7 @@ def main(argv=None):
     run_dir = run_dir_of(config)
     # The top-level config records the request; --overwrite applies to the model(s) trained now only,
     # and which model(s) a call trains is no mismatch: each has its own resumable sub-directory.
-    cli.prepare_run_dir(run_dir, {**{k: v for k, v in config.items() if k != "model"}, "overwrite": False})
+    cli.prepare_run_dir(run_dir, {k: v for k, v in config.items() if k != "model"} | {"overwrite": False})
     for model_name in (MODELS if config["model"] == "both" else (config["model"],)):
         print(f"== {model_name}: {run_dir / model_name}")
         train_one(model_name, config, data.images[index], data.labels[index], run_dir)

@@ -120,7 +120,7 @@ def main(argv=None):
               "imagenet_weights": {m: v for m, v in extra.items() if m in models},
               "protected_classifier_test_ap": extra.get("protected_classifier_test_ap"),
               "test_difference": (metrics.paired_difference(test_runs["baseline"], test_runs["gan-debiased"])
-                                  if len(test_runs) == 2 else None),
+                                  if {"baseline", "gan-debiased"} <= set(test_runs) else None),
               "svm_accuracy": svm, "paper_category_means": paper,
               "flip_check": json.loads(check.read_text()) if check.exists() else None,
               "generator": json.loads(generator.read_text()) if generator.exists() else None}

@@ -7,7 +7,8 @@ the last 5 validate; for k = 1..5 and each of 10 repeats, k training images per 
 afresh from the rest. Two classifiers are trained per (k, repeat) with the same seed and step count:
 without augmentation, and with every other batch passed through the generator (flag input 0 for
 generated, 1 for real images). A one-sided Welch t-test (scipy) over the repeats gives the confidence
-1 - p that augmentation is better. Writes RUN_DIR/fewshot.md, metrics.json and headline.json.
+1 - p that augmentation is better. Also measured: how much the generations vary with z (`variety`).
+Writes RUN_DIR/fewshot.md, metrics.json and headline.json.
 """
 import os
 
@@ -216,6 +217,18 @@ class Trainer:
         return float(np.mean(predicted == y_val))
 
 
+def variety(generate, sources, z_dim, seed, draws=8):
+    """Mean per-pixel standard deviation of G(x, z) over `draws` noise vectors per source, and over the
+    sources at one z. A generator that ignores z (as an under-trained DAGAN does) scores ~0 on the first,
+    and then augmentation adds no variety beyond the source image."""
+    x = np.repeat(np.asarray(sources, "float32") / 127.5 - 1, draws, axis=0)
+    z = np.random.default_rng(seed).standard_normal((len(x), z_dim)).astype("float32")
+    g = np.concatenate([generate(x[i:i + 1024], z[i:i + 1024]).numpy() for i in range(0, len(x), 1024)])
+    g = g.reshape(len(sources), draws, -1)
+    return {"pixel_std_over_z": float(g.std(axis=1).mean()), "pixel_std_over_sources": float(g[:, 0].std(axis=0).mean()),
+            "draws": draws, "sources": len(sources)}
+
+
 def confidence(with_aug, without):
     """1 - p of a one-sided Welch t-test that accuracy with augmentation is higher."""
     from scipy import stats
@@ -290,6 +303,9 @@ def main(argv=None):
     pools, val = splits(labels, classes, config["val_per_class"], config["seed"])
     trainer = Trainer(images.shape[1:], len(classes), config, generator)
     y_val = np.array([relabel[c] for c in labels[val]])
+    spread = variety(trainer.generate, images[val], trainer.z_dim, config["seed"])
+    print(f"generator variety on the {spread['sources']} validation images (pixels in [-1, 1]): std over z "
+          f"{spread['pixel_std_over_z']:.3f}, over sources {spread['pixel_std_over_sources']:.3f}", flush=True)
     results, started = {}, time.perf_counter()
     for k in config["shots"]:
         accs = {"without": [], "with": []}
@@ -317,7 +333,7 @@ def main(argv=None):
     (run_dir / "fewshot.md").write_text(text)
     cli.write_json_atomic(run_dir / "metrics.json", {
         "protocol": "dagan_torch few-shot", "classes": [classes[0], classes[-1] + 1],
-        "config": config, "seconds": round(seconds, 1),
+        "config": config, "seconds": round(seconds, 1), "generator_variety": spread,
         "results": {str(k): v for k, v in results.items()}})
     rows = []
     for k in shots:

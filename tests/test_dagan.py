@@ -41,6 +41,15 @@ def test_generator_uses_z():
     assert float(tf.reduce_max(tf.abs(a - b))) > 0
 
 
+def test_variety_is_zero_when_z_is_ignored():
+    from dagan.evaluate import variety
+    sources = np.stack([np.full((2, 2, 1), v, np.uint8) for v in (0, 255)])   # -1 and +1 after scaling
+    ignore_z = variety(lambda x, z: tf.constant(x), sources, z_dim=3, seed=0, draws=4)
+    assert ignore_z["pixel_std_over_z"] == 0 and ignore_z["pixel_std_over_sources"] == pytest.approx(1.0)
+    uses_z = variety(lambda x, z: tf.constant(x + z[:, :1, None, None]), sources, z_dim=3, seed=0, draws=4)
+    assert uses_z["pixel_std_over_z"] > 0.1
+
+
 def test_gradient_penalty_by_hand():
     real = tf.zeros((1, 2, 2, 1))
     fake = tf.ones((1, 2, 2, 1))
@@ -168,6 +177,7 @@ def test_smoke_train_and_evaluate(smoke_run):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["classes"] == [4, 6] and set(metrics["results"]) == {"1", "2"}
     assert len(metrics["results"]["1"]["with"]) == 2
+    assert metrics["generator_variety"]["sources"] == 2 * 2 and metrics["generator_variety"]["pixel_std_over_z"] >= 0
     rows = json.loads((run_dir / "headline.json").read_text())
     assert {r["paper"] for r in rows} == {"DAGAN"} and len(rows) == 4
     assert rows[0]["paper_value"] == pytest.approx(0.192)

@@ -225,8 +225,8 @@ def variety(generate, sources, z_dim, seed, draws=8):
     z = np.random.default_rng(seed).standard_normal((len(x), z_dim)).astype("float32")
     g = np.concatenate([generate(x[i:i + 1024], z[i:i + 1024]).numpy() for i in range(0, len(x), 1024)])
     g = g.reshape(len(sources), draws, -1)
-    return {"pixel_std_over_z": float(g.std(axis=1).mean()), "pixel_std_over_sources": float(g[:, 0].std(axis=0).mean()),
-            "draws": draws, "sources": len(sources)}
+    return {"pixel_std_over_z": float(g.std(axis=1).mean()),
+            "pixel_std_over_sources": float(g[:, 0].std(axis=0).mean()), "draws": draws, "sources": len(sources)}
 
 
 def confidence(with_aug, without):

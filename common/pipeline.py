@@ -71,4 +71,7 @@ def make_dataset(images, labels=None, batch_size=64, seed=0, start_epoch=0, epoc
 
     end = start_epoch + epochs if epochs is not None else np.iinfo(np.int64).max
     ds = tf.data.Dataset.range(start_epoch, end).flat_map(one_epoch)
-    return ds.map(gather, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE), steps
+    ds = ds.map(gather, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)
+    if epochs is not None:   # flat_map hides the length; Keras needs it to loop over a finite set cleanly
+        ds = ds.apply(tf.data.experimental.assert_cardinality(steps * epochs))
+    return ds, steps

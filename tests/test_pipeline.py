@@ -34,6 +34,14 @@ def test_each_epoch_is_a_seeded_permutation_and_resume_sees_the_same_batches():
     assert not np.array_equal(batches(other, 1)[0][0], stream[0][0])
 
 
+def test_a_finite_stream_knows_its_length():
+    """Keras reads the length to run validation passes without a "ran out of data" warning."""
+    ds, steps = pipeline.make_dataset(IMAGES, LABELS, batch_size=4, seed=0, epochs=3)
+    assert int(ds.cardinality()) == steps * 3 == len(batches(ds, 100))
+    endless, _ = pipeline.make_dataset(IMAGES, LABELS, batch_size=4, seed=0)
+    assert int(endless.cardinality()) < 0     # unknown or infinite, never a count
+
+
 def test_class_probabilities_by_hand():
     labels = np.array([0] * 6 + [1] * 3 + [2] * 1)          # frequencies .6 .3 .1
     np.testing.assert_allclose(pipeline.class_probabilities(labels, "uniform"), [1 / 3] * 3)

@@ -1,0 +1,59 @@
+"""How varied are a CGAN's digits within each class, next to real MNIST digits of that class?
+
+Features: the 128-unit hidden layer of the suite's reference MNIST classifier. Per digit, for n
+generated and n real training images: the spread ratio sqrt(trace cov_gen / trace cov_real) (1 =
+as varied as real digits, below 1 = less varied) and the class-conditional Frechet distance; also
+real vs real (two disjoint real samples) as the floor the Frechet distance would reach.
+
+    python scripts/synthetic_variety.py results/cgan_infogan_e70/mnist_quick --data-dir ../shared/data [--per-class 500]
+"""
+import argparse
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+
+from cgan_infogan import generate  # noqa: E402
+from common import datasets  # noqa: E402
+from common.metrics import classifier, fid  # noqa: E402
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("run_dir")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--per-class", type=int, default=500)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+
+    root = datasets.data_dir(args.data_dir)
+    reference = classifier.reference_classifier("mnist", root, seed=0)
+    hidden = next(l for l in reversed(reference.layers) if isinstance(l, keras.layers.Dense) and l.units == 128)
+    features = keras.Model(reference.inputs, hidden.output)
+    embed = lambda images: features.predict(images, batch_size=500, verbose=0).astype(np.float64)  # noqa: E731
+
+    keras.utils.set_random_seed(args.seed)
+    model, epoch, _ = generate.load_gan(args.run_dir, "cgan")
+    fake, fake_labels = generate.cgan_set(model, 10 * args.per_class)
+    train = datasets.load("mnist", "train", root)
+    rng = np.random.default_rng(args.seed)
+    print(f"CGAN epoch {epoch}, {args.per_class} images per class; features: the reference classifier's hidden layer")
+    print("digit  spread gen/real  FD gen-real  FD real-real")
+    rows = []
+    for d in range(10):
+        real_idx = rng.permutation(np.flatnonzero(train.labels == d))[:2 * args.per_class]
+        real_a, real_b = (embed(train.images[i]) for i in np.split(real_idx, 2))
+        gen = embed(fake[fake_labels == d])
+        spread = np.sqrt(np.trace(np.cov(gen, rowvar=False)) / np.trace(np.cov(real_a, rowvar=False)))
+        fd_gen = fid.frechet_distance(*fid.statistics(gen), *fid.statistics(real_a))
+        fd_real = fid.frechet_distance(*fid.statistics(real_b), *fid.statistics(real_a))
+        rows.append((spread, fd_gen, fd_real))
+        print(f"{d:5d}  {spread:15.3f}  {fd_gen:11.2f}  {fd_real:12.2f}")
+    mean = np.mean(rows, axis=0)
+    print(f" mean  {mean[0]:15.3f}  {mean[1]:11.2f}  {mean[2]:12.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,6 @@ real vs real (two disjoint real samples) as the floor the Frechet distance would
 
     python scripts/synthetic_variety.py results/cgan_infogan_e70/mnist_quick --data-dir ../shared/data [--per-class 500]
 """
-import argparse
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -16,19 +15,27 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from cgan_infogan import generate  # noqa: E402
-from common import datasets  # noqa: E402
+from common import cli, datasets  # noqa: E402
+from common.errors import UserError  # noqa: E402
 from common.metrics import classifier, fid  # noqa: E402
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+@cli.main
+def main(argv=None):
+    p = cli.ArgumentParser(prog="scripts/synthetic_variety.py", description=__doc__.split("\n")[0])
     p.add_argument("run_dir")
     p.add_argument("--data-dir", default=None)
-    p.add_argument("--per-class", type=int, default=500)
+    p.add_argument("--per-class", type=cli.bounded(int, 2), default=500)
     p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args()
+    args = p.parse_args(argv)
 
+    generate.model_dir(args.run_dir, "cgan")   # fails in one line before any work if there is no CGAN
     root = datasets.data_dir(args.data_dir)
+    train = datasets.load("mnist", "train", root)
+    fewest = np.bincount(train.labels, minlength=10).min()
+    if 2 * args.per_class > fewest:
+        raise UserError(f"--per-class {args.per_class} needs {2 * args.per_class} real images of every digit; "
+                        f"the rarest digit has {fewest}")
     reference = classifier.reference_classifier("mnist", root, seed=0)
     hidden = next(l for l in reversed(reference.layers) if isinstance(l, keras.layers.Dense) and l.units == 128)
     features = keras.Model(reference.inputs, hidden.output)
@@ -37,7 +44,6 @@ def main():
     keras.utils.set_random_seed(args.seed)
     model, epoch, _ = generate.load_gan(args.run_dir, "cgan")
     fake, fake_labels = generate.cgan_set(model, 10 * args.per_class)
-    train = datasets.load("mnist", "train", root)
     rng = np.random.default_rng(args.seed)
     print(f"CGAN epoch {epoch}, {args.per_class} images per class; features: the reference classifier's hidden layer")
     print("digit  spread gen/real  FD gen-real  FD real-real")

@@ -51,10 +51,9 @@ def main(argv=None):
     for d in range(10):
         real_idx = rng.permutation(np.flatnonzero(train.labels == d))[:2 * args.per_class]
         real_a, real_b = (embed(train.images[i]) for i in np.split(real_idx, 2))
-        gen = embed(fake[fake_labels == d])
-        spread = np.sqrt(np.trace(np.cov(gen, rowvar=False)) / np.trace(np.cov(real_a, rowvar=False)))
-        fd_gen = fid.frechet_distance(*fid.statistics(gen), *fid.statistics(real_a))
-        fd_real = fid.frechet_distance(*fid.statistics(real_b), *fid.statistics(real_a))
+        gen, real, other = (fid.statistics(f) for f in (embed(fake[fake_labels == d]), real_a, real_b))
+        spread = np.sqrt(np.trace(gen[1]) / np.trace(real[1]))
+        fd_gen, fd_real = fid.frechet_distance(*gen, *real), fid.frechet_distance(*other, *real)
         rows.append((spread, fd_gen, fd_real))
         print(f"{d:5d}  {spread:15.3f}  {fd_gen:11.2f}  {fd_real:12.2f}")
     mean = np.mean(rows, axis=0)

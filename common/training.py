@@ -7,6 +7,7 @@ import json
 import math
 import os
 import sys
+import warnings
 from pathlib import Path
 
 import keras
@@ -16,7 +17,7 @@ import tensorflow as tf
 
 from common import plots
 from common.cli import RESUME_FREE_KEYS, STATE_FILE, write_json_atomic
-from common.errors import TrainingError
+from common.errors import TrainingError, UserError
 
 LOSSES_CSV = "losses.csv"
 STEPS_CSV = "steps.csv"
@@ -72,7 +73,17 @@ def load_checkpoint(model, run_dir, config=None):
     if config is not None and state["config_hash"] != config_hash(config):
         raise TrainingError(f"{run_dir}: the checkpoint was made with another configuration; "
                             "pass --overwrite to start over")
-    model.load_weights(Path(run_dir) / CHECKPOINTS / state["checkpoint"])
+    checkpoint = Path(run_dir) / CHECKPOINTS / state["checkpoint"]
+    with warnings.catch_warnings(record=True) as caught:   # Keras warns per mismatched part first
+        warnings.simplefilter("always")
+        try:
+            model.load_weights(checkpoint)
+        except ValueError as e:      # e.g. written by an earlier version of the networks
+            detail = next((line for line in str(e).splitlines() if line.startswith("Layer ")), str(e).splitlines()[0])
+            raise UserError(f"{checkpoint} does not fit this network ({detail}); it was written by another "
+                            "version of the model: retrain with --overwrite or use the matching version") from None
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     for variable, value in zip(_seed_states(model), state["seed_states"]):
         variable.assign(np.asarray(value, dtype=variable.dtype))
     return int(state["epoch"])

@@ -5,6 +5,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import keras
 import numpy as np
 import pandas as pd
 import pytest
@@ -108,3 +109,13 @@ def test_mirrored_step_equals_one_device_step():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert float(result.stdout.strip().splitlines()[-1]) < 1e-5
+
+
+def test_a_checkpoint_of_another_network_is_one_clear_error(tmp_path):
+    fit(tmp_path, 1)
+    other = toy.build()()
+    image = keras.Input((8, 8, 1))                       # the same layers, without the first bias
+    h = keras.layers.LeakyReLU(0.2)(keras.layers.Dense(16, use_bias=False)(keras.layers.Flatten()(image)))
+    other.discriminator = keras.Model(image, keras.layers.Dense(1)(keras.layers.Dropout(0.3)(h)), name="discriminator")
+    with pytest.raises(UserError, match=r"epoch_0001.weights.h5 does not fit this network \(Layer '.*' expected "):
+        training.load_checkpoint(other, tmp_path)

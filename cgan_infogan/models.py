@@ -5,7 +5,7 @@ channels-last (REFERENCE.md section 3b).
   through transposed convs 256 (k3 s2) -> 3, 128 (k4 s1) -> 6, 64 (k3 s2) -> 13, 1 (k4 s2) -> 28,
   batch norm + ReLU, tanh. D sees the image plus 10 label planes: convs 64, 128 (k4 s2) with batch
   norm + LeakyReLU(0.2), then a k4 s2 conv to one logit. Convs N(0, 0.02), BN gamma N(0, 0.02).
-- InfoGAN (the common PyTorch MNIST model, bias-free body): G maps [z (62), one-hot code (10),
+- InfoGAN (the common PyTorch MNIST model, bias-free but for D's first conv): G maps [z (62), one-hot code (10),
   2 continuous codes] through 1024 (k1), 128 (k7) -> 7, 64 (k4 s2) -> 14, 1 (k4 s2) -> 28 with
   sigmoid; the k1/k7 layers on 1x1 maps are written as the dense layers they are. The discriminator is one model with a shared trunk (64, 128 k4 s2, 1024 k7, LeakyReLU
   0.1), a real/fake head (one logit) and a Q head (128 + BN + LeakyReLU(0.1), then 10 category
@@ -91,7 +91,9 @@ def infogan_discriminator(image_shape=IMAGE_SHAPE, name="discriminator"):
     """image -> (real/fake logit, category logits, means, log-variances), with nested models
     `trunk`, `d_head` and `q_head` so the two optimizers can own their parts."""
     image = keras.Input(image_shape, name="image")
-    x = layers.Conv2D(64, 4, 2, padding="same", use_bias=False, kernel_initializer=_conv_init, name="conv_1")(image)
+    # The original's first conv keeps PyTorch's default bias (REFERENCE 3b says bias-free; its code
+    # does not): on the suite's [-1, 1] images it is what lets D cancel the -1 background.
+    x = layers.Conv2D(64, 4, 2, padding="same", kernel_initializer=_conv_init, name="conv_1")(image)
     x = layers.LeakyReLU(0.1, name="lrelu_1")(x)
     x = layers.Conv2D(128, 4, 2, padding="same", use_bias=False, kernel_initializer=_conv_init, name="conv_2")(x)
     x = layers.LeakyReLU(0.1, name="lrelu_2")(_bn("bn_2", 1.0)(x))

@@ -31,7 +31,7 @@ def test_network_shapes():
     assert sum(int(np.prod(w.shape)) for w in ig.trainable_weights) == (
         74 * 1024 + 2 * 1024 + 1024 * 128 * 49 + 2 * 128 + 128 * 64 * 16 + 2 * 64 + 64 * 16)
     assert sum(int(np.prod(w.shape)) for w in idisc.get_layer("trunk").trainable_weights) == (
-        16 * 64 + 64 * 128 * 16 + 2 * 128 + 128 * 1024 * 49 + 2 * 1024)
+        16 * 64 + 64 + 64 * 128 * 16 + 2 * 128 + 128 * 1024 * 49 + 2 * 1024)   # conv1 has a bias
     c = models.classifier()
     assert c.get_layer("flatten").output.shape == (None, 216) and c.output_shape == (None, 10)
     assert c.get_layer("dropout_120").rate == 0.8

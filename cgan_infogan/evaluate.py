@@ -240,6 +240,7 @@ def main(argv=None):
         else:
             import keras
             keras.utils.set_random_seed(config["seed"])
+            generate.reseed(loaded[model_name][0], config["seed"])
             images, labels, info = generate.synthetic_set(run_dir, s, need, reference, loaded[model_name])
             check = min(len(images), 2000)
             info["reference_classifier_label_accuracy"] = float(np.mean(reference()(images[:check]) == labels[:check]))

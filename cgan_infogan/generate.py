@@ -57,6 +57,13 @@ def load_gan(run_dir, model):
     return instance, epoch, folder
 
 
+def reseed(model, seed):
+    """Restart the GAN's noise stream at `seed`: a checkpoint restores the stream where training left
+    it, so without this every seed would draw the same images."""
+    state = model.seed_generator.state
+    state.assign(np.array([seed, 0], "uint32").astype(state.dtype))
+
+
 def _batched(fn, n):
     from common.pipeline import to_uint8
     return np.concatenate([to_uint8(fn(start, min(n, start + BATCH))) for start in range(0, n, BATCH)])
@@ -177,7 +184,7 @@ def main(argv=None):
     loaded = load_gan(args.run_dir, args.model)
     from common import datasets, training
     training.seed_everything(args.seed)
-    loaded[0].seed_generator.state.assign(np.array([args.seed, 0], "uint32").astype(loaded[0].seed_generator.state.dtype))
+    reseed(loaded[0], args.seed)
     source = args.model if args.model == "cgan" else f"infogan_{args.variant}"
     images, labels, info = synthetic_set(args.run_dir, source, args.size,
                                          lambda: reference_predict(datasets.data_dir(args.data_dir), args.reference_epochs), loaded)

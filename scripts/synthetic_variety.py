@@ -43,6 +43,7 @@ def main(argv=None):
 
     keras.utils.set_random_seed(args.seed)
     model, epoch, _ = generate.load_gan(args.run_dir, "cgan")
+    generate.reseed(model, args.seed)
     fake, fake_labels = generate.cgan_set(model, 10 * args.per_class)
     rng = np.random.default_rng(args.seed)
     print(f"CGAN epoch {epoch}, {args.per_class} images per class; features: the reference classifier's hidden layer")

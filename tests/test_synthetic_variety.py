@@ -1,9 +1,8 @@
 """scripts/synthetic_variety.py: bad input is one line and exit status 2, before any work."""
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import ROOT
 
 
 def run(*args):

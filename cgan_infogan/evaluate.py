@@ -17,11 +17,18 @@ trained on all 60k images, as in the original.
 Per experiment, RUN_DIR/experiments/<name>/: config.json, metrics_test.json (accuracy, macro
 precision, recall, F1), ConfusionMatrix.png, loss_plot.png (+ loss.csv). Per run: metrics.json,
 results.md and headline.json. Finished experiments with the same config are not retrained.
+
+The original ran one seed (REFERENCE 3g.9). `--seed 0,1,2` runs every seed (each draws its own real
+subsets, synthetic set and classifiers); seed 0 writes the files above, seed s the same files under
+RUN_DIR/seed_<s>/, so no seed overwrites another; seeds.md and seeds.json in RUN_DIR give each
+experiment's accuracy and its gain over real only (augmented minus the real-only run of the same
+real count; in the grid, minus the grid's real-only run) as mean +- std over the seeds.
 """
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import argparse  # noqa: E402
 import json  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -162,7 +169,8 @@ def parser():
     p.add_argument("run_dir", help="a train.py run directory (holding cgan/ and/or infogan/)")
     p.add_argument("--data-dir", default=None, help="dataset root (default: $GAN_DATA_DIR, else ./data)")
     p.add_argument("--profile", choices=tuple(PROFILES), default="quick")
-    p.add_argument("-s", "--seed", type=int, default=0, help="seed of the real subsets and classifiers")
+    p.add_argument("-s", "--seed", dest="seeds", type=seed_list, default=[0],
+                   help="seed(s) of the real subsets, synthetic sets and classifiers, e.g. 0,1,2 (default 0)")
     p.add_argument("-e", "--epochs", dest="clf_epochs", type=cli.positive_int, default=None,
                    help="classifier epochs (profile; the original: 50)")
     p.add_argument("--steps-per-epoch", dest="clf_steps_per_epoch", type=cli.positive_int, default=None,
@@ -180,6 +188,22 @@ def parser():
     p.add_argument("--dropout", type=cli.bounded(float, 0, 1, high_open=True), default=0.8,
                    help="drop probability of the dense layers (0.8, the original)")
     return p
+
+
+def seed_list(text):
+    """'0,1,2' -> [0, 1, 2]: distinct seeds >= 0, in the order given."""
+    try:
+        seeds = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"expected distinct seeds >= 0, got {text!r}")
+    return seeds
+
+
+def seed_dir(run_dir, seed):
+    """Where one seed's experiments and summaries go: RUN_DIR itself for seed 0, else RUN_DIR/seed_<s>."""
+    return Path(run_dir) if seed == 0 else Path(run_dir) / f"seed_{seed}"
 
 
 def available_sources(run_dir, requested):
@@ -212,12 +236,6 @@ def main(argv=None):
     from cgan_infogan import generate
     for s in sources:
         generate.model_dir(run_dir, s.split("_")[0])     # fails early, in one line, if a model is missing
-    rng = np.random.default_rng(config["seed"])
-    order = rng.permutation(n_real)                       # real subsets are prefixes of one permutation
-    test_idx = np.arange(len(test.images))
-    if config.get("test_limit"):
-        test_idx = np.sort(rng.permutation(len(test.images))[:config["test_limit"]])
-
     # Synthetic sets: one per source, as large as the largest request; experiments use balanced prefixes.
     need = max([syn for _, syn in mixes + low] or [0])
     predictor = {}
@@ -226,12 +244,32 @@ def main(argv=None):
         if "predict" not in predictor:
             predictor["predict"] = generate.reference_predict(root, config.get("reference_epochs"))
         return predictor["predict"]
+    loaded = {m: generate.load_gan(run_dir, m) for m in dict.fromkeys(s.split("_")[0] for s in sources)}
+    speed, by_seed = throughput(run_dir), {}
+    for seed in config["seeds"]:
+        if len(config["seeds"]) > 1:
+            print(f"=== seed {seed} -> {seed_dir(run_dir, seed)}", flush=True)
+        by_seed[seed] = evaluate_seed(run_dir, {**config, "seed": seed}, args.leaky_original_split, train, test,
+                                      mixes, low, sources, need, loaded, reference, speed)
+    if len(by_seed) > 1:
+        write_seed_summary(run_dir, config, by_seed)
+
+
+def evaluate_seed(run_dir, config, leaky, train, test, mixes, low, sources, need, loaded, reference, speed):
+    """One seed's experiments (real subsets, synthetic sets, classifiers) into seed_dir(run_dir, seed)."""
+    from cgan_infogan import generate
+    out = seed_dir(run_dir, config["seed"])
+    out.mkdir(exist_ok=True)
+    n_real = len(train.images)
+    rng = np.random.default_rng(config["seed"])
+    order = rng.permutation(n_real)                       # real subsets are prefixes of one permutation
+    test_idx = np.arange(len(test.images))
+    if config.get("test_limit"):
+        test_idx = np.sort(rng.permutation(len(test.images))[:config["test_limit"]])
+
     synthetic, gen_info = {}, {}
-    loaded = {}
     for s in sources:
         model_name = s.split("_")[0]
-        if model_name not in loaded:
-            loaded[model_name] = generate.load_gan(run_dir, model_name)
         cache = run_dir / "synthetic" / f"{s}_{need}_e{loaded[model_name][1]}_s{config['seed']}.npz"
         if cache.exists():
             with np.load(cache) as f:
@@ -279,7 +317,7 @@ def main(argv=None):
         eval_sets = {"test": (test.images[test_idx], test.labels[test_idx], f"official MNIST test set ({len(test_idx)} images)"),
                      "heldout_real_train": (train.images[heldout], train.labels[heldout],
                                             f"{len(heldout)} real training images not used for training")}
-        if args.leaky_original_split:
+        if leaky:
             # The original: A' = the first part of a second, independent random_split of the 60k, as
             # large as the share replaced by synthetic images (60000 s = syn), + the test set.
             leak = rng_for(config["seed"], "leak" + name).permutation(n_real)[:syn]
@@ -288,14 +326,15 @@ def main(argv=None):
                 np.concatenate([train.images[leak], test.images]), np.concatenate([train.labels[leak], test.labels]),
                 f"the original's test split: {len(leak)} train images ({overlap} of them trained on) + 10k test")
         exp_config = {**base, "experiment": name, "group": group, "source": source, "real_images": real,
-                      "synthetic_images": syn, "synthetic": gen_info.get(source), "leaky": args.leaky_original_split}
+                      "synthetic_images": syn, "synthetic": gen_info.get(source), "leaky": leaky}
         print(f"== {name}: {real} real + {syn} {source if syn else ''} synthetic", flush=True)
-        metrics = run_experiment(run_dir / "experiments" / name, exp_config, (images, labels), eval_sets)
+        metrics = run_experiment(out / "experiments" / name, exp_config, (images, labels), eval_sets)
         results.append({"experiment": name, "group": group, "source": source, "real": real, "synthetic": syn,
                         "paper_accuracy": PAPER.get((source, round(syn / (real + syn), 2))) if group == "grid" else None,
                         **metrics})
         print(f"   test accuracy {metrics['accuracy']:.4f}", flush=True)
-    write_summary(run_dir, config, results, gen_info, sources)
+    write_summary(out, config, results, gen_info, speed)
+    return results
 
 
 def rng_for(seed, name):
@@ -312,8 +351,7 @@ def throughput(run_dir):
     return found
 
 
-def write_summary(run_dir, config, results, gen_info, sources):
-    speed = throughput(run_dir)
+def write_summary(run_dir, config, results, gen_info, speed):
     cli.write_json_atomic(run_dir / "metrics.json", {
         "profile": config["profile"], "seed": config["seed"], "experiments": results, "synthetic": gen_info,
         "gan_training_throughput": speed,
@@ -358,6 +396,53 @@ def write_summary(run_dir, config, results, gen_info, sources):
                      "value": t["images_per_s"], "notes": "wall clock of fit incl. tracing and checkpoints"})
     cli.write_json_atomic(run_dir / "headline.json", rows)
 
+
+def write_seed_summary(run_dir, config, by_seed):
+    """seeds.json and seeds.md: each experiment's accuracy and gain over real only, mean +- std over seeds."""
+    seeds = list(by_seed)
+
+    def stats(values):
+        if None in values:      # e.g. no held-out images when all 60k real images trained
+            return None
+        v = np.array(values, float)
+        return {"per_seed": dict(zip(map(str, seeds), v.round(6).tolist())), "mean": float(v.mean()),
+                "std": float(v.std(ddof=1))}
+
+    def acc(r, key):
+        return r["accuracy"] if key == "test" else r.get(key, {}).get("accuracy")
+
+    def baseline(r, results):
+        for b in results:
+            if b["synthetic"] == 0 and b["group"] == r["group"] and (r["group"] == "grid" or b["real"] == r["real"]):
+                return b
+    rows = []
+    for i, first in enumerate(by_seed[seeds[0]]):
+        runs = [by_seed[s][i] for s in seeds]
+        row = {k: first[k] for k in ("experiment", "group", "source", "real", "synthetic")}
+        row["test_accuracy"] = stats([acc(r, "test") for r in runs])
+        row["heldout_accuracy"] = stats([acc(r, "heldout_real_train") for r in runs])
+        bases = [baseline(r, by_seed[s]) for r, s in zip(runs, seeds)]
+        if first["synthetic"] and all(bases):
+            row["baseline"] = bases[0]["experiment"]
+            for name, key in (("gain_points", "test"), ("heldout_gain_points", "heldout_real_train")):
+                pairs = [(acc(r, key), acc(b, key)) for r, b in zip(runs, bases)]
+                row[name] = stats([None if None in p else 100 * (p[0] - p[1]) for p in pairs])
+        rows.append(row)
+    cli.write_json_atomic(run_dir / "seeds.json", {"profile": config["profile"], "seeds": seeds, "experiments": rows,
+                                                   "note": "std: sample standard deviation (ddof 1) over the seeds; "
+                                                           "gains in accuracy points vs the baseline experiment"})
+    fmt = lambda st, d=4, sign="": "-" if st is None else f"{st['mean']:{sign}.{d}f} +- {st['std']:.{d}f}"  # noqa: E731
+    lines = [f"# CGAN / InfoGAN augmentation over seeds {', '.join(map(str, seeds))} ({config['profile']} profile)", "",
+             "mean +- std (ddof 1) over the seeds; gain = points over the real-only run it is compared with", "",
+             "| experiment | real | synthetic | test acc | held-out real acc | gain vs | test gain, points | held-out gain, points |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        gain = [r.get("baseline", "-")] + [fmt(r[k], 2, "+") + " (" + ", ".join(f"{v:+.2f}" for v in r[k]["per_seed"].values()) + ")"
+                                           if r.get(k) else "-" for k in ("gain_points", "heldout_gain_points")]
+        lines.append(f"| {r['experiment']} | {r['real']} | {r['synthetic']} | {fmt(r['test_accuracy'])} "
+                     f"| {fmt(r['heldout_accuracy'])} | " + " | ".join(gain) + " |")
+    (run_dir / "seeds.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 if __name__ == "__main__":
     main()

@@ -116,6 +116,31 @@ def test_mix_parsing():
     assert evaluate.PAPER[("cgan", round(48000 / 60000, 2))] == pytest.approx(0.98067, abs=1e-5)
 
 
+def test_seed_summary_by_hand(tmp_path):
+    """Gains over real only, mean and sample std over seeds, worked out by hand."""
+    def exp(name, group, real, syn, test, held):
+        return {"experiment": name, "group": group, "source": "cgan" if syn else "real", "real": real,
+                "synthetic": syn, "accuracy": test, "heldout_real_train": {"accuracy": held}}
+    by_seed = {0: [exp("real_only_600", "low_data", 600, 0, 0.90, 0.80), exp("real600_cGan_5.4k", "low_data", 600, 5400, 0.93, 0.84)],
+               3: [exp("real_only_600", "low_data", 600, 0, 0.92, 0.82), exp("real600_cGan_5.4k", "low_data", 600, 5400, 0.93, 0.82)]}
+    evaluate.write_seed_summary(tmp_path, {"profile": "smoke"}, by_seed)
+    rows = json.loads((tmp_path / "seeds.json").read_text())["experiments"]
+    assert "gain_points" not in rows[0] and rows[0]["test_accuracy"]["mean"] == pytest.approx(0.91)
+    gain = rows[1]["gain_points"]      # +3 and +1 points: mean 2, sample std sqrt(2)
+    assert rows[1]["baseline"] == "real_only_600" and gain["per_seed"] == pytest.approx({"0": 3.0, "3": 1.0})
+    assert gain["mean"] == pytest.approx(2.0) and gain["std"] == pytest.approx(2 ** 0.5)
+    assert rows[1]["heldout_gain_points"]["mean"] == pytest.approx(2.0)    # +4 and 0
+    assert "+2.00 +- 1.41 (+3.00, +1.00)" in (tmp_path / "seeds.md").read_text()
+
+
+@pytest.mark.parametrize("text", ["1,1", "-1", "a", ","])
+def test_bad_seed_list_is_a_one_line_error(text, capsys):
+    with pytest.raises(SystemExit) as e:
+        evaluate.parser().parse_args(["run", "--seed", text])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and len(err.strip().splitlines()) == 1 and "seed" in err
+
+
 def _run(*args):
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
 
@@ -158,6 +183,15 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch):
     assert held["heldout_real_train"]["n"] == 500 and "not used for training" in held["heldout_real_train"]["evaluated_on"]
     rows = json.loads((run / "headline.json").read_text())
     assert rows[0]["paper_value"] == 0.9887 and all(r["paper"] == "CGAN/InfoGAN" for r in rows)
+    # Several seeds: seed 0's finished experiments are reused, not overwritten; seed 1 gets its own folder.
+    before = {p: p.stat().st_mtime_ns for p in (run / "experiments").rglob("metrics_test.json")}
+    evaluate.main([str(run), "--profile", "smoke", "--data-dir", str(data_root), "--mix", "400+0,200+200",
+                   "--low-data", "", "--seed", "0,1"])
+    assert {p: p.stat().st_mtime_ns for p in (run / "experiments").rglob("metrics_test.json")} == before
+    assert (run / "seed_1" / "experiments" / "mnist_cGan_200" / "metrics_test.json").exists()
+    assert (run / "synthetic" / "cgan_200_e1_s1.npz").exists() and (run / "seed_1" / "metrics.json").exists()
+    seeds = json.loads((run / "seeds.json").read_text())
+    assert seeds["seeds"] == [0, 1] and seeds["experiments"][1]["baseline"] == "real_only_400"
     # The same run goes on with the other model: which model a call trains is no config mismatch.
     train.main(["--profile", "smoke", "--model", "both", "--train-images", "64", "--batch-size", "32",
                 "--data-dir", str(data_root), "--out", str(out)])

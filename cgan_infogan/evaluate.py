@@ -444,5 +444,6 @@ def write_seed_summary(run_dir, config, by_seed):
     (run_dir / "seeds.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
+
 if __name__ == "__main__":
     main()

@@ -36,7 +36,7 @@ def parser():
                    help="folder of PNGs or one npz (default: npz when --output ends in .npz)")
     p.add_argument("--data-dir", default=None, help="dataset root (default: the run's)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("-s", "--seed", type=int, default=0)
+    p.add_argument("-s", "--seed", type=cli.seed, default=0)
     p.add_argument("train_args", nargs="*", help="bagan/train.py flags (after --) when --run is not given")
     return p
 

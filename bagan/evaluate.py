@@ -53,7 +53,7 @@ def parser():
     p.add_argument("--phase", choices=("gan", "init"), default="gan",
                    help="init = evaluate the generator as initialised from the autoencoder (decoder + "
                         "class Gaussians, before adversarial training); writes metrics_init.*")
-    p.add_argument("-s", "--seed", type=int, default=0)
+    p.add_argument("-s", "--seed", type=cli.seed, default=0)
     return p
 
 
@@ -62,7 +62,7 @@ def load_run(run_dir):
     if not path.is_file():
         raise UserError(f"{run_dir} is not a BAGAN result directory (no {cli.CONFIG_FILE}); "
                         "pass the res_... directory bagan/train.py printed")
-    config = json.loads(path.read_text())["config"]
+    config = cli.read_config(run_dir)
     if "unbalance" not in config or "variant" not in config:
         raise UserError(f"{run_dir} was not written by bagan/train.py")
     return config
@@ -242,7 +242,7 @@ def main(argv=None):
             print(f"class {c}: {row}", flush=True)
         if tag == "all":     # a grid of the rarest classes: real images, then generated ones
             counts = np.bincount(ty, minlength=k)
-            rarest = np.argsort(counts, kind="stable")[:5]
+            rarest = np.argsort(counts, kind="stable")[:min(5, len(counts))]
             rows, labels = [], []
             for c in rarest:
                 real_c = train.images[kept][ty == c][:4]

@@ -552,7 +552,7 @@ def parser():
     g.add_argument("-g", "--gmode", choices=("uniform", "rebalance"), default=None)
     g.add_argument("-e", "--epochs", type=cli.positive_int, default=None)
     g.add_argument("-l", "--lr", type=cli.bounded(float, 0, low_open=True), default=None)
-    g.add_argument("-s", "--seed", type=int, default=None)
+    g.add_argument("-s", "--seed", type=cli.seed, default=None)
     t = p.add_argument_group("bagan/train.py settings recorded for continuing (pass the same to it)")
     t.add_argument("--profile", choices=("smoke", "quick", "paper"), default="paper",
                    help="the profile whose batch size and data limits continued training uses "

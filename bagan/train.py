@@ -285,14 +285,15 @@ class Runner:
         plots.loss_curves(score, self.res / f"loss_class_{tag}.png", title=f"BAGAN class {tag}")
         for png in sorted((run / "samples").glob("epoch_*.png")):
             shutil.copyfile(png, self.res / f"cmp_class_{tag}_epoch_{int(png.stem.split('_')[1])}.png")
-        target = [c] * 40 if c is not None else list(np.argsort(np.bincount(y, minlength=self.num_classes))[:5]) * 8
+        rows = 5 if c is not None else min(5, self.num_classes)     # the rarest classes, one row each
+        target = [c] * 40 if c is not None else list(np.argsort(np.bincount(y, minlength=self.num_classes))[:rows]) * 8
         labels = np.sort(np.asarray(target, "int32"))
         if self.gp:
             z = rng.standard_normal((len(labels), models.GP_LATENT_DIM)).astype("float32")
             images = model.generator.predict([z, labels], verbose=0)
         else:
             images = model.generator.predict(sampler.sample(labels, rng).astype("float32"), verbose=0)
-        plots.image_grid(images.reshape(5, 8, *self.image_shape), self.res / f"plot_class_{tag}.png",
+        plots.image_grid(images.reshape(rows, 8, *self.image_shape), self.res / f"plot_class_{tag}.png",
                          title=f"generated, class {tag}")
         return model
 
@@ -321,8 +322,7 @@ class Runner:
 
     @staticmethod
     def _epochs_done(run):
-        state = Path(run) / cli.STATE_FILE
-        return json.loads(state.read_text())["epoch"] if state.exists() else 0
+        return cli.epochs_done(run)
 
     def _timing(self, tag, phase, run, start, steps, done_before):
         """Wall time per epoch of this invocation (epochs actually run, resumed ones excluded)."""

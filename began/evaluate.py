@@ -115,7 +115,7 @@ def main(argv=None):
     p.add_argument("--profile", choices=tuple(FID_SAMPLES), default="quick",
                    help="smoke: FID on 64 images; otherwise on every held-out image")
     p.add_argument("--data-dir", default=None, help="dataset root (default $GAN_DATA_DIR, else ./data)")
-    p.add_argument("-s", "--seed", type=int, default=0, help="seed of the generated images (default 0)")
+    p.add_argument("-s", "--seed", type=cli.seed, default=0, help="seed of the generated images (default 0)")
     p.add_argument("--fid-samples", type=positive_int, default=None,
                    help="real and generated images for FID/KID (default: the profile's)")
     p.add_argument("--no-fid", action="store_true", help="skip FID/KID")

@@ -10,7 +10,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -27,7 +26,7 @@ def read_config(run_dir):
                         "pass the folder began.train wrote")
     if not (run_dir / cli.STATE_FILE).exists():
         raise UserError(f"{run_dir} has no checkpoint yet; train it first (python -m began.train ...)")
-    return json.loads((run_dir / cli.CONFIG_FILE).read_text())["config"]
+    return cli.read_config(run_dir)
 
 
 def load_run(run_dir):
@@ -89,7 +88,7 @@ def main(argv=None):
     p.add_argument("--steps", type=bounded(int, 2), default=8, help="images per interpolation (default 8)")
     p.add_argument("--reconstruct", type=bounded(int, 0), default=8, help="held-out images to reconstruct (0: none)")
     p.add_argument("--data-dir", default=None, help="dataset root for --reconstruct (default $GAN_DATA_DIR)")
-    p.add_argument("-s", "--seed", type=int, default=0, help="seed of z (default 0)")
+    p.add_argument("-s", "--seed", type=cli.seed, default=0, help="seed of z (default 0)")
     p.add_argument("--out", default=None, help="output folder (default RUN_DIR/generated)")
     args = p.parse_args(argv)
     read_config(args.run_dir)

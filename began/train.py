@@ -12,7 +12,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -70,7 +69,7 @@ def parser():
     g.add_argument("--shared-z", action=argparse.BooleanOptionalAction, default=None,
                    help="one z for the D and G losses (carpedm20; faster) instead of separate z_D "
                         "and z_G (paper) (profile: on for quick)")
-    g.add_argument("--name", default=None, help="run directory name under --out (default from the settings)")
+    g.add_argument("--name", type=cli.run_name, default=None, help="run directory name under --out (default from the settings)")
     g.add_argument("--start-epoch", type=bounded(int, 0), default=None,
                    help="artcg alias: the epoch to resume from (must be the run's latest checkpoint)")
     g.add_argument("--add-epochs", type=bounded(int, 0), default=None,
@@ -117,8 +116,7 @@ def run_name(config):
 
 
 def done_epochs(run_dir):
-    state = Path(run_dir) / cli.STATE_FILE
-    return json.loads(state.read_text())["epoch"] if state.exists() else 0
+    return cli.epochs_done(run_dir)
 
 
 def sample_fn(config, rows=8, cols=8):

@@ -196,8 +196,8 @@ def seed_list(text):
         seeds = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
-    if not seeds or min(seeds) < 0 or len(set(seeds)) != len(seeds):
-        raise argparse.ArgumentTypeError(f"expected distinct seeds >= 0, got {text!r}")
+    if not seeds or min(seeds) < 0 or max(seeds) >= 2**32 or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"expected distinct seeds in [0, 2^32), got {text!r}")
     return seeds
 
 
@@ -225,6 +225,10 @@ def main(argv=None):
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise UserError(f"run directory {run_dir} does not exist; train first with python -m cgan_infogan.train")
+    if not any((run_dir / m / cli.STATE_FILE).exists() for m in ("cgan", "infogan")):
+        # a real-only grid written into an empty or unrelated folder would look like a result
+        raise UserError(f"{run_dir} holds no trained cgan/ or infogan/ (no state.json); pass the folder "
+                        "python -m cgan_infogan.train wrote")
     from common import datasets
     root = datasets.data_dir(config.get("data_dir"))
     train = datasets.load("mnist", "train", root)

@@ -40,7 +40,7 @@ def model_dir(run_dir, model):
     for candidate in (run_dir / model, run_dir):
         config = candidate / cli.CONFIG_FILE
         if (candidate / cli.STATE_FILE).exists() and config.exists() \
-                and json.loads(config.read_text())["config"].get("model") == model:
+                and cli.read_config(candidate).get("model") == model:
             return candidate
     raise UserError(f"no trained {model} in {run_dir} (expected {run_dir / model}/state.json); "
                     f"train it with python -m cgan_infogan.train --model {model}")
@@ -51,7 +51,7 @@ def load_gan(run_dir, model):
     from cgan_infogan import gan
     from common import training
     folder = model_dir(run_dir, model)
-    config = json.loads((folder / cli.CONFIG_FILE).read_text())["config"]
+    config = cli.read_config(folder)
     instance = gan.build(model, seed=config["seed"])()
     epoch = training.load_checkpoint(instance, folder)
     return instance, epoch, folder
@@ -170,7 +170,7 @@ def parser():
     p.add_argument("--data-dir", default=None, help="MNIST root for the reference classifier (InfoGAN)")
     p.add_argument("--reference-epochs", type=cli.positive_int, default=None,
                    help="epochs of the cached reference classifier to use (default: common.metrics' choice)")
-    p.add_argument("-s", "--seed", type=int, default=0)
+    p.add_argument("-s", "--seed", type=cli.seed, default=0)
     p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     return p
 

@@ -9,7 +9,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import json  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -34,7 +33,7 @@ def parser():
                            parents=[cli.parent_parser()])
     p.add_argument("--model", choices=("cgan", "infogan", "both"), default="both",
                    help="which GAN to train (default both, what evaluate.py's grid needs)")
-    p.add_argument("--name", default=None, help="run directory name under --out (default mnist_<profile>)")
+    p.add_argument("--name", type=cli.run_name, default=None, help="run directory name under --out (default mnist_<profile>)")
     p.add_argument("--train-images", type=cli.positive_int, default=None,
                    help="train on a seeded subset of this many MNIST training images (profile: 256 in smoke, all 60000 otherwise)")
     p.add_argument("--lr", type=cli.bounded(float, 0, None, low_open=True), default=2e-4,
@@ -84,8 +83,7 @@ def train_one(model_name, config, images, labels, run_dir):
                   "train_subset": config.get("train_images"), "overwrite": config.get("overwrite", False),
                   "jit_compile": config.get("jit_compile", False), "save_every": config["save_every"]}
     sub_dir = cli.prepare_run_dir(run_dir / model_name, sub_config)
-    state = sub_dir / cli.STATE_FILE
-    done_before = json.loads(state.read_text())["epoch"] if state.exists() else 0
+    done_before = cli.epochs_done(sub_dir)
     training.seed_everything(config["seed"] + (0 if model_name == "cgan" else 1))
 
     def data_fn(start_epoch):

@@ -1,10 +1,14 @@
 """Shared command line: the parent parser, profiles, run directories and the one-line error wrapper."""
 import argparse
+import atexit
+import errno
 import functools
 import json
+import math
 import os
 import platform
 import shutil
+import socket
 import sys
 import time
 from importlib import metadata
@@ -17,9 +21,11 @@ RESUME_FREE_KEYS = {"epochs", "overwrite", "data_dir", "out", "strategy", "jit_c
                     "quiet", "save_every", "sample_every", "profile"}
 STATE_FILE = "state.json"          # written by common.training once a checkpoint exists
 CONFIG_FILE = "config.json"
+LOCK_FILE = "run.lock"             # "PID host" of the process training in a run directory
 
 # Run directories made by this process; removed again if the run fails before its first checkpoint.
 _created_run_dirs = []
+_held_locks = []                   # lock files this process holds; released at exit
 
 
 class ArgumentParser(argparse.ArgumentParser):
@@ -36,6 +42,8 @@ def bounded(kind, low=None, high=None, low_open=False, high_open=False):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
         too_low = low is not None and (value <= low if low_open else value < low)
         too_high = high is not None and (value >= high if high_open else value > high)
         if too_low or too_high:
@@ -48,6 +56,14 @@ def bounded(kind, low=None, high=None, low_open=False, high_open=False):
 
 
 positive_int = bounded(int, 1)
+seed = bounded(int, 0, 2**32 - 1)      # the range NumPy and Keras accept
+
+
+def run_name(text):
+    """An argparse type for `--name`: one folder name, so the run stays inside --out."""
+    if text in ("", ".", "..") or "/" in text or os.sep in text or "\0" in text:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder name (no '/', not '.' or '..')")
+    return text
 
 
 def parent_parser():
@@ -57,7 +73,7 @@ def parent_parser():
     g.add_argument("--data-dir", default=None,
                    help="dataset root (default: $GAN_DATA_DIR, else ./data)")
     g.add_argument("--out", default=None, help="where run directories go")
-    g.add_argument("-s", "--seed", type=int, default=0, help="seeds Python, NumPy and Keras (default 0)")
+    g.add_argument("-s", "--seed", type=seed, default=0, help="seeds Python, NumPy and Keras (default 0)")
     g.add_argument("--profile", choices=("smoke", "quick", "paper"), default="quick",
                    help="smoke = seconds, quick = ~30 min on a 2-core CPU, paper = published settings")
     g.add_argument("-e", "--epochs", type=positive_int, default=None, help="training epochs (profile)")
@@ -95,27 +111,137 @@ def config_differences(old, new):
     return {k: (old.get(k), new.get(k)) for k in sorted(keys) if old.get(k) != new.get(k)}
 
 
+def read_json(path, what="file"):
+    """A JSON file of the suite (config.json, state.json, metrics): a missing or damaged one is a
+    one-line user error naming it, not a traceback."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"{path} does not exist ({what})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"{path} is not a readable JSON {what} ({e}); restore it or start over "
+                        "with --overwrite") from None
+
+
+def read_config(run_dir):
+    """The configuration a run directory was made with (its config.json's "config")."""
+    record = read_json(Path(run_dir) / CONFIG_FILE, "run configuration")
+    if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
+        raise UserError(f"{Path(run_dir) / CONFIG_FILE} is not a run configuration of this suite")
+    return record["config"]
+
+
+def epochs_done(run_dir):
+    """Epochs of the latest checkpoint of a run directory (0 when it has none)."""
+    state = Path(run_dir) / STATE_FILE
+    return int(read_json(state, "training state").get("epoch", 0)) if state.exists() else 0
+
+
+def _check_folder_path(path):
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            raise UserError(f"{p} exists and is not a folder; choose another --out")
+
+
+def _lock_owner(path):
+    try:
+        pid, host = path.read_text().split()[:2]
+        return int(pid), host
+    except (OSError, ValueError):
+        return None, None
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def lock_run_dir(run_dir):
+    """Hold `run_dir/run.lock` for this process: a second run into the same directory is refused in
+    one line; a lock left by a process that no longer runs (kill -9) is taken over, and said so."""
+    path = Path(run_dir) / LOCK_FILE
+    me = (os.getpid(), socket.gethostname())
+    while True:
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            pid, host = _lock_owner(path)
+            if (pid, host) == me:
+                return path
+            if pid is not None and (host != me[1] or _alive(pid)):
+                raise UserError(f"{run_dir} is in use by another run (PID {pid} on {host}); wait for it "
+                                f"to finish, or remove {path} if that run is gone") from None
+            print(f"{run_dir}: taking over a stale lock (PID {pid} is not running)", file=sys.stderr)
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(f"{me[0]} {me[1]}\n")
+        _held_locks.append(path)
+        return path
+
+
+def release_locks():
+    while _held_locks:
+        path = _held_locks.pop()
+        if _lock_owner(path)[0] == os.getpid():
+            path.unlink(missing_ok=True)
+
+
+atexit.register(release_locks)
+
+
+def _check_deletable(run_dir):
+    """--overwrite empties only a run directory that this suite made (it holds our config.json),
+    never the folder we stand in or one above it: a run name like '.' or '..' cannot delete runs."""
+    resolved, cwd = run_dir.resolve(), Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents or resolved == Path.home().resolve():
+        raise UserError(f"refusing to delete {run_dir}: it is the current folder or one above it")
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise UserError(f"refusing to delete {run_dir}: it holds no {CONFIG_FILE}, so it is not a run "
+                        "directory of this suite; choose another --out or --name")
+    read_config(run_dir)
+
+
+def _clear_run_dir(run_dir):
+    for entry in run_dir.iterdir():
+        if entry.name != LOCK_FILE:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+
+
 def prepare_run_dir(run_dir, config):
-    """Create (or reopen for resumption) a run directory and write its config.json.
+    """Create (or reopen for resumption) a run directory, lock it, and write its config.json.
 
     An existing run with a checkpoint is resumed only when its configuration matches; `--overwrite`
     starts it over. Call this after the inputs have been validated, so that a mistake never touches
     what is on disk.
     """
     run_dir = Path(run_dir)
+    _check_folder_path(run_dir)
     config_path = run_dir / CONFIG_FILE
-    if run_dir.exists() and config.get("overwrite"):
-        shutil.rmtree(run_dir)
-    elif (run_dir / STATE_FILE).exists() and config_path.exists():
-        old = json.loads(config_path.read_text())["config"]
-        diff = config_differences(old, config)
-        if diff:
-            changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
-            raise UserError(f"{run_dir} was trained with another configuration ({changes}); "
-                            "pass --overwrite to start over or --out for a new run")
-    if not run_dir.exists():
+    if run_dir.exists():
+        if config.get("overwrite"):
+            if any(p.name != LOCK_FILE for p in run_dir.iterdir()):
+                _check_deletable(run_dir)
+            lock_run_dir(run_dir)
+            _clear_run_dir(run_dir)
+        else:
+            if (run_dir / STATE_FILE).exists() and config_path.exists():
+                diff = config_differences(read_config(run_dir), config)
+                if diff:
+                    changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
+                    raise UserError(f"{run_dir} was trained with another configuration ({changes}); "
+                                    "pass --overwrite to start over or --out for a new run")
+            lock_run_dir(run_dir)
+    else:
         _created_run_dirs.append(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(parents=True)
+        lock_run_dir(run_dir)
     record = {"config": config, "versions": versions(), "seed": config.get("seed"),
               "written": time.strftime("%Y-%m-%d %H:%M:%S")}
     write_json_atomic(config_path, record)
@@ -134,7 +260,11 @@ def new_output(path, overwrite, flag="--out"):
 def write_json_atomic(path, obj):
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
+    try:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
+    except OSError:
+        tmp.unlink(missing_ok=True)      # a full disk leaves no half-written file behind
+        raise
     os.replace(tmp, path)
 
 
@@ -164,4 +294,14 @@ def main(fn):
         except KeyboardInterrupt:
             sys.stderr.write(f"{prog}: interrupted; run it again to resume from the last checkpoint\n")
             sys.exit(130)
+        except OSError as e:
+            if e.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            _discard_unfinished_run_dirs()
+            sys.stderr.write(f"{prog}: error: no space left on the device writing "
+                             f"{e.filename or 'a file'}; free some space and run it again (the last "
+                             "good checkpoint is kept)\n")
+            sys.exit(1)
+        finally:
+            release_locks()
     return wrapper

@@ -6,6 +6,7 @@ import hashlib
 import json
 import math
 import os
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -16,7 +17,7 @@ import pandas as pd
 import tensorflow as tf
 
 from common import plots
-from common.cli import RESUME_FREE_KEYS, STATE_FILE, write_json_atomic
+from common.cli import RESUME_FREE_KEYS, STATE_FILE, read_json, write_json_atomic
 from common.errors import TrainingError, UserError
 
 LOSSES_CSV = "losses.csv"
@@ -47,33 +48,97 @@ def _seed_states(model):
     return [v for v in model.variables if "seed_generator" in v.path]
 
 
+def _free_space_check(folder, model):
+    """Refuse to start a checkpoint that cannot fit: HDF5 can crash the process (not raise) when the
+    disk fills mid-write, so the last good checkpoint would be all that is left, if that."""
+    previous = sorted(folder.glob("epoch_*.weights.h5"))
+    need = previous[-1].stat().st_size if previous else 4 * sum(math.prod(v.shape) for v in model.variables)
+    need = int(need * 1.1) + (1 << 20)
+    free = shutil.disk_usage(folder).free
+    if free < need:
+        raise OSError(28, f"{free >> 20} MB free, a checkpoint needs about {need >> 20} MB",
+                      str(folder / "partial.weights.h5"))
+
+
 def save_checkpoint(model, run_dir, epoch, config):
     """Weights of every network, optimizer and tracker, then the state that points at them; each is
-    written to a temporary file and renamed, so a crash never leaves a half-written checkpoint."""
+    written to a temporary file and renamed, so a crash never leaves a half-written checkpoint. Each
+    checkpoint has its state beside it (epoch_NNNN.json), so that the one before can be resumed from
+    when the latest turns out damaged."""
     folder = Path(run_dir) / CHECKPOINTS
     folder.mkdir(parents=True, exist_ok=True)
     name = f"epoch_{epoch:04d}.weights.h5"
     tmp = folder / "partial.weights.h5"
-    model.save_weights(tmp)
+    try:
+        _free_space_check(folder, model)
+        model.save_weights(tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, folder / name)
     state = {"epoch": epoch, "checkpoint": name, "config_hash": config_hash(config),
              "seed_states": [keras.ops.convert_to_numpy(v).tolist() for v in _seed_states(model)]}
+    write_json_atomic(folder / name.replace(".weights.h5", ".json"), state)
     write_json_atomic(Path(run_dir) / STATE_FILE, state)
     for old in sorted(folder.glob("epoch_*.weights.h5"))[:-2]:    # keep this one and the one before
         old.unlink()
+        old.with_name(old.name.replace(".weights.h5", ".json")).unlink(missing_ok=True)
+
+
+def _candidates(run_dir):
+    """Checkpoints to resume from, newest first: the one state.json names, then the older ones kept."""
+    folder = Path(run_dir) / CHECKPOINTS
+    state_path = Path(run_dir) / STATE_FILE
+    try:
+        latest = json.loads(state_path.read_text())
+    except (OSError, ValueError):
+        latest = None        # damaged state.json: the per-checkpoint states below still say it all
+    found = []
+    for weights in sorted(folder.glob("epoch_*.weights.h5"), reverse=True):
+        try:
+            state = json.loads(weights.with_name(weights.name.replace(".weights.h5", ".json")).read_text())
+        except (OSError, ValueError):
+            state = None
+        if latest and latest.get("checkpoint") == weights.name:
+            state = latest
+        if state is None:    # a checkpoint of an older version of the suite: no seed states
+            state = {"epoch": int(weights.name[6:10]), "checkpoint": weights.name, "seed_states": []}
+        found.append(state)
+    return found
 
 
 def load_checkpoint(model, run_dir, config=None):
-    """Restore the latest checkpoint of a run dir into a built and compiled model; returns the number
-    of epochs already done (0 when there is none)."""
-    state_path = Path(run_dir) / STATE_FILE
-    if not state_path.exists():
+    """Restore the latest readable checkpoint of a run dir into a built and compiled model; returns
+    the number of epochs already done (0 when there is none). A damaged latest checkpoint (e.g. a
+    truncated file) is skipped, with one line, for the one before it."""
+    run_dir = Path(run_dir)
+    if not (run_dir / STATE_FILE).exists():
         return 0
-    state = json.loads(state_path.read_text())
-    if config is not None and state["config_hash"] != config_hash(config):
-        raise TrainingError(f"{run_dir}: the checkpoint was made with another configuration; "
-                            "pass --overwrite to start over")
-    checkpoint = Path(run_dir) / CHECKPOINTS / state["checkpoint"]
+    candidates = _candidates(run_dir)
+    if not candidates:
+        raise UserError(f"{run_dir} has a {STATE_FILE} but no checkpoint in {run_dir / CHECKPOINTS}; "
+                        "pass --overwrite to start over")
+    for i, state in enumerate(candidates):
+        if config is not None and state.get("config_hash", config_hash(config)) != config_hash(config):
+            raise TrainingError(f"{run_dir}: the checkpoint was made with another configuration; "
+                                "pass --overwrite to start over")
+        checkpoint = run_dir / CHECKPOINTS / state["checkpoint"]
+        try:
+            _load_weights(model, checkpoint)
+        except (OSError, KeyError) as e:     # h5py: a truncated or corrupt file
+            reason = (str(e).splitlines() or [type(e).__name__])[0][:120]
+            if i + 1 == len(candidates):
+                raise UserError(f"{checkpoint} is damaged ({reason}) and no earlier checkpoint is "
+                                "left; pass --overwrite to start over") from None
+            print(f"{checkpoint.name} is damaged ({reason}); resuming from "
+                  f"{candidates[i + 1]['checkpoint']} instead", file=sys.stderr)
+            continue
+        for variable, value in zip(_seed_states(model), state["seed_states"]):
+            variable.assign(np.asarray(value, dtype=variable.dtype))
+        return int(state["epoch"])
+
+
+def _load_weights(model, checkpoint):
     with warnings.catch_warnings(record=True) as caught:   # Keras warns per mismatched part first
         warnings.simplefilter("always")
         try:
@@ -84,9 +149,6 @@ def load_checkpoint(model, run_dir, config=None):
                             "version of the model: retrain with --overwrite or use the matching version") from None
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-    for variable, value in zip(_seed_states(model), state["seed_states"]):
-        variable.assign(np.asarray(value, dtype=variable.dtype))
-    return int(state["epoch"])
 
 
 def _truncate_csv(path, column, keep_below):
@@ -146,7 +208,8 @@ class CSVLog(keras.callbacks.Callback):
                 with open(self.path, newline="") as f:
                     columns = next(csv.reader(f), None)
             self.file = open(self.path, "a", newline="")
-            self.writer = csv.DictWriter(self.file, fieldnames=columns or list(row), extrasaction="ignore")
+            self.writer = csv.DictWriter(self.file, fieldnames=columns or list(row), extrasaction="ignore",
+                                         lineterminator="\n")     # as pandas writes it on resume
             if columns is None:
                 self.writer.writeheader()
         self.writer.writerow(row)
@@ -215,7 +278,7 @@ def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=
               shuffle=False)
     if guard.bad:
         state = run_dir / STATE_FILE
-        kept = json.loads(state.read_text())["epoch"] if state.exists() else None
+        kept = read_json(state, "training state")["epoch"] if state.exists() else None
         raise TrainingError(f"{guard.bad}; the last good checkpoint "
                             + (f"(epoch {kept}) is kept in {run_dir / CHECKPOINTS}" if kept
                                else "does not exist: no epoch finished"))

@@ -14,7 +14,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import json  # noqa: E402
 import math  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
@@ -66,7 +65,7 @@ def parser():
     p.add_argument("run_dir", help="a run directory made by dagan.train")
     p.add_argument("--data-dir", default=None, help="dataset root (default: $GAN_DATA_DIR, else ./data)")
     p.add_argument("--profile", choices=tuple(PROFILES), default="quick", help="classifier size and repeats")
-    p.add_argument("-s", "--seed", type=int, default=0, help="seed of the splits and classifiers")
+    p.add_argument("-s", "--seed", type=cli.seed, default=0, help="seed of the splits and classifiers")
     p.add_argument("--eval-classes", type=parse_range, default=None,
                    help="held-out classes FIRST:END (Omniglot 1420:1520; a folder: those after the GAN's)")
     p.add_argument("--shots", type=int_list, default=None, help="training images per class, e.g. 1,2,3,4,5")
@@ -261,7 +260,7 @@ def load_run(run_dir):
         raise UserError(f"{run_dir} is not a dagan.train run directory (no config.json)")
     if not (run_dir / "generator.keras").exists():
         raise UserError(f"{run_dir} holds no generator.keras: train it first (python -m dagan.train ...)")
-    return run_dir, json.loads(config_path.read_text())["config"]
+    return run_dir, cli.read_config(run_dir)
 
 
 def eval_classes(config, train_config, labels):

@@ -13,7 +13,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import json  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -96,7 +95,7 @@ def parser():
                    help="the critic's head reads every level (TF option)")
     g.add_argument("--steps-per-epoch", type=positive_int, default=None,
                    help="iterations per epoch (default: training images / batch size, as the TF original)")
-    g.add_argument("--name", default=None, help="run directory name under --out (default from the settings)")
+    g.add_argument("--name", type=cli.run_name, default=None, help="run directory name under --out (default from the settings)")
     return p
 
 
@@ -149,8 +148,7 @@ def sample_fn(images, seed, z_dim):
 
 
 def done_epochs(run_dir):
-    state = Path(run_dir) / cli.STATE_FILE
-    return json.loads(state.read_text())["epoch"] if state.exists() else 0
+    return cli.epochs_done(run_dir)
 
 
 def export_generator(model, run_dir):

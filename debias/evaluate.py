@@ -46,7 +46,7 @@ def locate(run_dir):
         models = {m: run_dir / m for m in ("baseline", "gan-debiased") if (run_dir / m / "best.keras").exists()}
     if not models:
         raise UserError(f"{run_dir} has no trained classifier (baseline/best.keras); run debias.train first")
-    config = json.loads((exp_dir / "config.json").read_text())["config"]
+    config = cli.read_config(exp_dir)
     return exp_dir, config, models
 
 

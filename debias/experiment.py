@@ -94,7 +94,7 @@ def parser(prog, description, generator=False):
     g = p.add_argument_group("de-biasing")
     g.add_argument("--attribute", default=None, help="target attribute (default Arched_Eyebrows)")
     g.add_argument("--protected-attribute", default=None, help="protected attribute (default Male)")
-    g.add_argument("--name", default=None,
+    g.add_argument("--name", type=cli.run_name, default=None,
                    help="experiment directory under --out (default <Target>_vs_<Protected>_<profile>_seed<seed>)")
     g.add_argument("--lr", type=bounded(float, 0, low_open=True), default=None, help="Adam learning rate (1e-4)")
     g.add_argument("--backbone", choices=("resnet50", "small"), default=None, help="classifier trunk (profile)")

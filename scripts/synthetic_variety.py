@@ -26,7 +26,7 @@ def main(argv=None):
     p.add_argument("run_dir")
     p.add_argument("--data-dir", default=None)
     p.add_argument("--per-class", type=cli.bounded(int, 2), default=500)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=cli.seed, default=0)
     args = p.parse_args(argv)
 
     generate.model_dir(args.run_dir, "cgan")   # fails in one line before any work if there is no CGAN

@@ -51,7 +51,9 @@ def test_checkpoints_are_complete_files(tmp_path):
     saved = json.loads((tmp_path / "state.json").read_text())
     files = sorted(p.name for p in (tmp_path / training.CHECKPOINTS).iterdir())
     assert saved["epoch"] == 3 and saved["checkpoint"] == "epoch_0003.weights.h5"
-    assert files == ["epoch_0002.weights.h5", "epoch_0003.weights.h5"]     # no partial file left
+    assert files == ["epoch_0002.json", "epoch_0002.weights.h5",            # no partial file left
+                     "epoch_0003.json", "epoch_0003.weights.h5"]
+    assert json.loads((tmp_path / training.CHECKPOINTS / "epoch_0003.json").read_text()) == saved
     assert not list(tmp_path.glob("*.tmp"))
 
 

@@ -8,6 +8,7 @@ offline, the error names the files and layout expected.
 import hashlib
 import json
 import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -84,8 +85,12 @@ def _cached(module, source, split, options):
             return Data.from_npz(path)
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache is rebuilt below
-    data = module.read(source, split, **options)
-    data.check()
+    try:
+        data = module.read(source, split, **options)
+        data.check()
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        # a truncated or damaged file, or arrays of the wrong shape: name it in one line
+        raise UserError(f"cannot read {source}: {e}") from None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.stem + ".tmp.npz")

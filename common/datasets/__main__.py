@@ -13,13 +13,16 @@ def parser():
     p.add_argument("--data-dir", default=None, help="dataset root (default: $GAN_DATA_DIR, else ./data)")
     p.add_argument("--size", type=cli.bounded(int, 8, 1024), default=None,
                    help="resize to SIZE x SIZE (gtsrb, celeba, folders)")
-    p.add_argument("--preview", default=None, help="write a grid of the first images of each class")
+    p.add_argument("--preview", default=None, help="write a grid of the first images of each class (PNG)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --preview file")
     return p
 
 
 @cli.main
 def main(argv=None):
     args = parser().parse_args(argv)
+    if args.preview:
+        cli.new_output(args.preview, args.overwrite, "--preview")
     options = {"size": args.size} if args.size else {}
     data = datasets.load(args.name, args.split, datasets.data_dir(args.data_dir), **options)
     counts = np.bincount(data.labels)

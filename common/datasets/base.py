@@ -24,10 +24,11 @@ class Data:
         return len(self.images)
 
     def check(self):
-        if self.images.dtype != np.uint8 or self.images.ndim != 4:
-            raise ValueError(f"loader returned {self.images.dtype} {self.images.shape}, not uint8 NHWC")
-        if len(self.labels) != len(self.images):
-            raise ValueError("images and labels differ in length")
+        if self.images.dtype != np.uint8 or self.images.ndim != 4 or self.images.shape[-1] not in (1, 3):
+            raise ValueError(f"images are {self.images.dtype} {self.images.shape}, expected uint8 "
+                             "(N, H, W) or (N, H, W, 1 or 3)")
+        if self.labels.ndim != 1 or len(self.labels) != len(self.images):
+            raise ValueError(f"{len(self.images)} images but labels of shape {self.labels.shape}")
 
     def subset(self, index):
         attrs = None if self.attributes is None else self.attributes[index]

@@ -1,5 +1,6 @@
 """MNIST: the Keras `mnist.npz` layout, or the four original IDX `.gz` files."""
 import gzip
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +47,7 @@ def read(source, split):
             with np.load(source) as z:
                 return _data(z[f"x_{split}"], z[f"y_{split}"])
         return _data(read_idx(source), read_idx(source.with_name(IDX[split][1])))
-    except (OSError, ValueError, KeyError, EOFError) as e:
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
         raise UserError(f"cannot read MNIST from {source}: {e}; expected {EXPECTED}") from None
 
 

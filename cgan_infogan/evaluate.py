@@ -225,10 +225,6 @@ def main(argv=None):
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise UserError(f"run directory {run_dir} does not exist; train first with python -m cgan_infogan.train")
-    if not any((run_dir / m / cli.STATE_FILE).exists() for m in ("cgan", "infogan")):
-        # a real-only grid written into an empty or unrelated folder would look like a result
-        raise UserError(f"{run_dir} holds no trained cgan/ or infogan/ (no state.json); pass the folder "
-                        "python -m cgan_infogan.train wrote")
     from common import datasets
     root = datasets.data_dir(config.get("data_dir"))
     train = datasets.load("mnist", "train", root)
@@ -237,6 +233,9 @@ def main(argv=None):
     mixes = parse_mixes(config["mixes"], n_real, "--mix")
     low = parse_mixes(config["low_data"], n_real, "--low-data")
     sources = available_sources(run_dir, config.get("sources"))
+    if not sources:     # a real-only grid written into an empty or unrelated folder would look like a result
+        raise UserError(f"{run_dir} holds no trained cgan/ or infogan/ (no state.json); pass the folder "
+                        "python -m cgan_infogan.train wrote")
     from cgan_infogan import generate
     for s in sources:
         generate.model_dir(run_dir, s.split("_")[0])     # fails early, in one line, if a model is missing

@@ -272,7 +272,7 @@ def _discard_unfinished_run_dirs():
     """A run dir this process made and that holds no checkpoint would look like a real run: remove it."""
     while _created_run_dirs:
         run_dir = _created_run_dirs.pop()
-        if run_dir.exists() and not (run_dir / STATE_FILE).exists():
+        if run_dir.exists() and not any(run_dir.rglob(STATE_FILE)):    # nor in a sub-run (cgan/)
             shutil.rmtree(run_dir, ignore_errors=True)
 
 

@@ -67,3 +67,16 @@ def test_new_output_refuses_an_existing_path_unless_overwrite(tmp_path):
         cli.new_output(fresh, overwrite=False, flag="--output")
     assert fresh.read_text() == "keep me"
     assert cli.new_output(fresh, overwrite=True) == fresh
+
+
+def test_no_tensorflow_start_up_lines_on_stderr(tmp_path):
+    import os
+    import subprocess
+    import sys
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "GAN_TF_LOGS")}
+    quiet = subprocess.run([sys.executable, "-c", "import common, keras, tensorflow as tf; tf.zeros(1)"],
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0 and quiet.stderr == ""
+    bad = subprocess.run([sys.executable, "-m", "dagan.train", "--profile", "smoke", "--data-dir",
+                          str(tmp_path / "missing")], env=env, capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "does not exist" in bad.stderr

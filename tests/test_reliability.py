@@ -291,3 +291,14 @@ def test_bagan_with_fewer_than_five_classes_finishes(tmp_path):
                             str(tmp_path / "out"), "--profile", "smoke", "--batch-size", "8", "--width", "0.125",
                             "--quiet"])
     assert (Path(res) / "plot_class_all.png").exists()
+
+
+def test_a_later_error_keeps_a_sub_run_that_has_a_checkpoint(tmp_path):
+    @cli.main
+    def entry(argv):      # as cgan_infogan.train: RUN/ holds cgan/ (trained), then infogan/ fails
+        top = cli.prepare_run_dir(tmp_path / "run", {"seed": 0})
+        (cli.prepare_run_dir(top / "cgan", {"seed": 0}) / cli.STATE_FILE).write_text("{}")
+        raise UserError("the second model cannot start")
+    with pytest.raises(SystemExit):
+        entry([])
+    assert (tmp_path / "run" / "cgan" / cli.STATE_FILE).exists()

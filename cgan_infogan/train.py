@@ -81,7 +81,8 @@ def train_one(model_name, config, images, labels, run_dir):
     sub_config = {"model": model_name, "epochs": epochs, "batch_size": config["batch_size"],
                   "lr": config["lr"], "seed": config["seed"], "train_images": len(images),
                   "train_subset": config.get("train_images"), "overwrite": config.get("overwrite", False),
-                  "jit_compile": config.get("jit_compile", False), "save_every": config["save_every"]}
+                  "jit_compile": config.get("jit_compile", False), "save_every": config["save_every"],
+                  "precision": config.get("precision", "float32"), "tensorboard": config.get("tensorboard", False)}
     sub_dir = cli.prepare_run_dir(run_dir / model_name, sub_config)
     done_before = cli.epochs_done(sub_dir)
     training.seed_everything(config["seed"] + (0 if model_name == "cgan" else 1))

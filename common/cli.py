@@ -18,7 +18,11 @@ from common.errors import TrainingError, UserError
 
 # Keys that may change between a run and its resumption: where things live and how long to go on.
 RESUME_FREE_KEYS = {"epochs", "overwrite", "data_dir", "out", "strategy", "jit_compile", "verbose",
-                    "quiet", "save_every", "sample_every", "profile"}
+                    "quiet", "save_every", "sample_every", "profile", "tensorboard"}
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+# Keys added after runs were already made, at the value those runs had: an old run without the key
+# resumes under the default.
+ADDED_KEYS = {"precision": "float32"}
 STATE_FILE = "state.json"          # written by common.training once a checkpoint exists
 CONFIG_FILE = "config.json"
 LOCK_FILE = "run.lock"             # "PID host" of the process training in a run directory
@@ -83,6 +87,11 @@ def parent_parser():
     g.add_argument("--strategy", choices=("default", "mirrored", "multiworker"), default="default",
                    help="tf.distribute strategy for training")
     g.add_argument("--jit-compile", action="store_true", help="XLA-compile the train step (slower on CPU)")
+    g.add_argument("--precision", choices=PRECISIONS, default="float32",
+                   help="compute dtype of the networks (losses stay float32; mixed_float16 adds loss "
+                        "scaling): mixed_float16 on GPUs, mixed_bfloat16 on CPUs with AMX/AVX512-BF16")
+    g.add_argument("--tensorboard", action="store_true",
+                   help="also write TensorBoard logs (losses, sample grids) to RUN_DIR/tensorboard")
     g.add_argument("--save-every", type=positive_int, default=1, help="checkpoint every N epochs")
     return p
 
@@ -106,8 +115,15 @@ def versions():
     return found
 
 
+def defining(config):
+    """The keys that define a run (what resuming must match), without added keys at their default."""
+    return {k: v for k, v in config.items()
+            if k not in RESUME_FREE_KEYS and not (k in ADDED_KEYS and v == ADDED_KEYS[k])}
+
+
 def config_differences(old, new):
-    keys = (set(old) | set(new)) - RESUME_FREE_KEYS
+    old, new = defining(old), defining(new)
+    keys = set(old) | set(new)
     return {k: (old.get(k), new.get(k)) for k in sorted(keys) if old.get(k) != new.get(k)}
 
 

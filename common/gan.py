@@ -33,6 +33,13 @@ class GAN(keras.Model):
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
         super().compile(optimizer=None, **kwargs)
+        policy = keras.mixed_precision.global_policy()
+        if policy.compute_dtype != "float32":       # mixed precision: losses are computed in float32
+            self.generator = float32_outputs(self.generator)
+            self.discriminator = float32_outputs(self.discriminator)
+        if policy.compute_dtype == "float16":       # float16 gradients underflow without loss scaling
+            d_optimizer = keras.optimizers.LossScaleOptimizer(d_optimizer)
+            g_optimizer = keras.optimizers.LossScaleOptimizer(g_optimizer)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
         # Built now, so that their state is restored from a checkpoint instead of skipped.
@@ -50,8 +57,12 @@ class GAN(keras.Model):
         return tf.nn.compute_average_loss(values)
 
     def step(self, optimizer, tape, loss, variables):
-        """One optimizer update of `variables` from the loss recorded on `tape`."""
-        optimizer.apply(tape.gradient(loss, variables), variables)
+        """One optimizer update of `variables` from the loss recorded on `tape`. Under loss scaling
+        the gradient is taken of the scaled loss; `apply` unscales it and skips non-finite steps."""
+        scale = None
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            scale = optimizer.scale_loss(tf.ones_like(loss))
+        optimizer.apply(tape.gradient(loss, variables, output_gradients=scale), variables)
 
     def update(self, **values):
         """Feed the trackers this replica's losses (as returned by `mean`) and return the logs."""
@@ -66,3 +77,11 @@ class GAN(keras.Model):
         if kind == "uniform":
             return keras.random.uniform(shape, -1.0, 1.0, seed=self.seed_generator)
         return keras.random.normal(shape, seed=self.seed_generator)
+
+
+def float32_outputs(network):
+    """`network` with its outputs cast to float32 (under a mixed policy layers compute in bfloat16
+    or float16); the wrapped network shares every variable with the original."""
+    outputs = keras.tree.map_structure(
+        lambda t: keras.layers.Activation("linear", dtype="float32")(t), network(network.input))
+    return keras.Model(network.input, outputs, name=network.name)

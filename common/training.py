@@ -17,12 +17,13 @@ import pandas as pd
 import tensorflow as tf
 
 from common import plots
-from common.cli import RESUME_FREE_KEYS, STATE_FILE, read_json, write_json_atomic
+from common.cli import STATE_FILE, defining, read_json, write_json_atomic
 from common.errors import TrainingError, UserError
 
 LOSSES_CSV = "losses.csv"
 STEPS_CSV = "steps.csv"
 CHECKPOINTS = "checkpoints"
+TENSORBOARD = "tensorboard"
 
 
 def seed_everything(seed):
@@ -39,8 +40,7 @@ def get_strategy(name="default"):
 
 
 def config_hash(config):
-    kept = {k: v for k, v in config.items() if k not in RESUME_FREE_KEYS}
-    return hashlib.sha1(json.dumps(kept, sort_keys=True, default=str).encode()).hexdigest()
+    return hashlib.sha1(json.dumps(defining(config), sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _seed_states(model):
@@ -227,6 +227,7 @@ class Checkpointer(keras.callbacks.Callback):
         super().__init__()
         self.run_dir, self.config, self.epochs, self.every = Path(run_dir), config, epochs, every
         self.guard, self.sample_fn, self.sample_every = guard, sample_fn, sample_every or every
+        self.writer = None
 
     def on_epoch_end(self, epoch, logs=None):
         if self.guard.bad:
@@ -239,7 +240,12 @@ class Checkpointer(keras.callbacks.Callback):
             samples = self.sample_fn(self.model)
             if not isinstance(samples, dict):
                 samples = {"images": samples}
-            plots.image_grid(path=self.run_dir / "samples" / f"epoch_{done:04d}.png", **samples)
+            grid = self.run_dir / "samples" / f"epoch_{done:04d}.png"
+            plots.image_grid(path=grid, **samples)
+            if self.config.get("tensorboard"):
+                self.writer = self.writer or tf.summary.create_file_writer(str(self.run_dir / TENSORBOARD / "samples"))
+                with self.writer.as_default():
+                    tf.summary.image("samples", tf.io.decode_png(tf.io.read_file(str(grid)))[None], step=done)
 
 
 def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=None,
@@ -257,8 +263,13 @@ def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=
     if verbose == "auto":     # progress bars on a terminal; one line per epoch in a log file (nohup)
         verbose = 1 if sys.stdout.isatty() else 2
     strategy = strategy or tf.distribute.get_strategy()
-    with strategy.scope():
-        model = build()
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(config.get("precision", "float32"))
+    try:                          # the policy is read when layers are made: only this model gets it
+        with strategy.scope():
+            model = build()
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
     initial_epoch = load_checkpoint(model, run_dir, config)
     if initial_epoch >= epochs:
         if verbose:
@@ -273,6 +284,8 @@ def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=
     if step_log:
         callbacks.append(CSVLog(run_dir / STEPS_CSV, per_step=True, steps_per_epoch=steps_per_epoch))
     callbacks.append(Checkpointer(run_dir, config, epochs, save_every, guard, sample_fn, sample_every))
+    if config.get("tensorboard"):     # epoch means of every logged loss; grids come from the Checkpointer
+        callbacks.append(keras.callbacks.TensorBoard(run_dir / TENSORBOARD, write_graph=False, profile_batch=0))
     model.fit(data_fn(initial_epoch), epochs=epochs, initial_epoch=initial_epoch,
               steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
               shuffle=False)

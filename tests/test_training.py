@@ -121,3 +121,25 @@ def test_a_checkpoint_of_another_network_is_one_clear_error(tmp_path):
     other.discriminator = keras.Model(image, keras.layers.Dense(1)(keras.layers.Dropout(0.3)(h)), name="discriminator")
     with pytest.raises(UserError, match=r"epoch_0001.weights.h5 does not fit this network \(Layer '.*' expected "):
         training.load_checkpoint(other, tmp_path)
+
+
+@pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
+def test_mixed_precision_trains_in_float32_losses_and_resumes_exactly(tmp_path, precision):
+    config = dict(CONFIG, precision=precision)
+    straight = fit(tmp_path / "a", 3, config=config)
+    fit(tmp_path / "b", 2, config=config)
+    resumed = fit(tmp_path / "b", 3, config=config)
+    for a, b in zip(state(straight), state(resumed)):
+        np.testing.assert_array_equal(a, b)
+    assert straight.generator.layers[1].compute_dtype == precision.split("_")[1]
+    assert straight.generator.output.dtype == "float32" and straight.discriminator.output.dtype == "float32"
+    assert isinstance(straight.d_optimizer, keras.optimizers.LossScaleOptimizer) == (precision == "mixed_float16")
+    log = pd.read_csv(tmp_path / "b" / training.LOSSES_CSV)
+    assert np.isfinite(log[["d_loss", "g_loss"]].to_numpy()).all() and len(log) == 3
+    assert keras.mixed_precision.global_policy().name == "float32"      # only the model got the policy
+
+
+def test_tensorboard_logs_losses_and_sample_grids(tmp_path):
+    fit(tmp_path, 2, config=dict(CONFIG, tensorboard=True))
+    assert list((tmp_path / "tensorboard" / "train").glob("events.out.tfevents.*"))
+    assert list((tmp_path / "tensorboard" / "samples").glob("events.out.tfevents.*"))

@@ -82,6 +82,6 @@ class GAN(keras.Model):
 def float32_outputs(network):
     """`network` with its outputs cast to float32 (under a mixed policy layers compute in bfloat16
     or float16); the wrapped network shares every variable with the original."""
-    outputs = keras.tree.map_structure(
-        lambda t: keras.layers.Activation("linear", dtype="float32")(t), network(network.input))
+    outputs = keras.tree.map_structure(       # on the network's own graph: same layers, get_layer works
+        lambda t: keras.layers.Activation("linear", dtype="float32")(t), network.output)
     return keras.Model(network.input, outputs, name=network.name)

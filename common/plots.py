@@ -54,7 +54,8 @@ def loss_curves(csv_path, path, x="epoch", title=None):
     fig, ax = plt.subplots(figsize=(7, 4))
     for column in table.columns:
         if column != x and column != "step" and column != "epoch":
-            ax.plot(table[x], table[column], label=column)
+            ax.plot(table[x], table[column], label=column,     # short runs: points, not empty frames
+                    marker="o" if len(table) <= 30 else None, markersize=4)
     ax.set_xlabel(x)
     ax.set_ylabel("loss")
     ax.legend(fontsize=8)

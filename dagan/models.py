@@ -10,7 +10,9 @@ resolution) and every earlier output of the block.
   tanh head. Batch norm (optionally batch renormalisation, as the TF original), dropout on every
   resolution-changing conv.
 - critic(image_shape): (candidate, x_i) -> score. The same dense encoder on their channel concatenation
-  with layer norm, then [spatial mean -> Dense(1024)] beside the flattened last level -> Dense(1).
+  with layer norm (per sample over H, W, C; affine per channel) and dropout 0.5 on the stride-2 convs
+  of levels 1-3 (both originals), then [spatial mean -> Dense(1024)] beside the flattened last level
+  -> Dense(1).
 
 Fixed against the originals: any channel count (dagan_torch hard-codes 1) and height != width (the TF
 code swaps them), because every size here is read from the tensors themselves.
@@ -22,6 +24,7 @@ from keras import layers
 
 WIDTHS = (64, 64, 128, 128)
 Z_FILTERS = (8, 4, 2)   # channels of the projected z at decoder stages 0, 1, 2 (TF original)
+LAYER_NORM_EPSILON = 1e-5
 
 
 def lrelu(x):
@@ -139,15 +142,25 @@ def generator(image_shape=(28, 28, 1), widths=WIDTHS, inner_layers=3, z_dim=100,
     return keras.Model([x_i, z], out, name=name)
 
 
-def critic(image_shape=(28, 28, 1), widths=WIDTHS, inner_layers=5, dropout=0.0, dense_units=1024,
+def layer_norm(epsilon=LAYER_NORM_EPSILON):
+    """The originals' critic norm: mean and variance of each sample over (H, W, C), then gamma and beta
+    per channel (TF `layer_norm` with its parameters on the last axis; dagan_torch's LayerNorm over
+    (C, H, W)). One group of GroupNormalization is exactly that; Keras' LayerNormalization over
+    (1, 2, 3) would instead learn a gamma and beta per position."""
+    return layers.GroupNormalization(groups=1, epsilon=epsilon)
+
+
+def critic(image_shape=(28, 28, 1), widths=WIDTHS, inner_layers=5, dropout=0.5, dense_units=1024,
            wide=False, name="critic"):
     """The DenseNet critic D(candidate, x_i) with layer norm (no batch statistics, as WGAN-GP needs).
-    wide: the head reads every level (TF `--use_wide_connections`) instead of the last one."""
+    dropout: rate after the stride-2 convs of levels 1.. (0.5 in both originals, active whenever the
+    critic is called with training=True). wide: the head reads every level (TF
+    `--use_wide_connections`) instead of the last one."""
     image_shape = tuple(int(s) for s in image_shape)
     _check(image_shape, widths)
     candidate = keras.Input(image_shape, name="candidate")
     x_i = keras.Input(image_shape, name="x_i")
-    net = Dense(lambda: layers.LayerNormalization(axis=(1, 2, 3)))
+    net = Dense(layer_norm)
     levels = net.encoder(layers.Concatenate()([candidate, x_i]), widths, inner_layers, dropout)
     used = levels if wide else levels[-1:]
     means = [layers.GlobalAveragePooling2D()(v) for v in used]

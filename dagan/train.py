@@ -14,6 +14,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import json  # noqa: E402
+import math  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -23,9 +24,10 @@ from common import cli, datasets  # noqa: E402
 from common.cli import bounded, positive_int  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
+# critic_dropout 0.5: both originals; ms_lambda 0: no mode-seeking term, as the originals
 SHARED = dict(dataset="omniglot", image_size=None, train_classes=None, val_classes=None, z_dim=100,
-              dropout=0.5, critic_steps=5, gp_weight=10.0, gp_axes="sample", lr=1e-4, rotate=False,
-              wide_connections=False, steps_per_epoch=None)
+              dropout=0.5, critic_dropout=0.5, critic_steps=5, gp_weight=10.0, gp_axes="sample", lr=1e-4,
+              ms_lambda=0.0, rotate=False, wide_connections=False, steps_per_epoch=None)
 OMNIGLOT_SPLIT = (1200, 200)    # dagan_torch: 1200 training classes, 200 for visual checks
 PROFILES = {
     # seconds: checks that everything runs
@@ -41,6 +43,17 @@ PROFILES = {
 }
 NOT_CONFIG = ("name",)
 GRID_ROWS, GRID_GENERATIONS = 8, 7
+
+
+def finite(check):
+    """An argparse type: `check` (a common.cli.bounded range), refusing nan and inf as well."""
+    def finite_check(text):
+        value = check(text)
+        if not math.isfinite(value):
+            raise cli.argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        return value
+    finite_check.__name__ = check.__name__
+    return finite_check
 
 
 def parse_size(text):
@@ -82,6 +95,12 @@ def parser():
     g.add_argument("--z-dim", type=positive_int, default=None, help="noise size (default 100)")
     g.add_argument("--dropout-rate-value", dest="dropout", type=bounded(float, 0, 1, high_open=True),
                    default=None, help="dropout of the generator's resampling convs (default 0.5)")
+    g.add_argument("--critic-dropout", dest="critic_dropout", type=finite(bounded(float, 0, 1, high_open=True)),
+                   default=None, help="dropout after the critic's three stride-2 convs, on in both the critic "
+                                      "and the generator steps (default 0.5, both originals; 0 = none)")
+    g.add_argument("--ms-lambda", dest="ms_lambda", type=finite(bounded(float, 0)), default=None,
+                   help="weight of MSGAN's mode-seeking term lambda / (L_ms + 1e-5) in the generator loss, "
+                        "L_ms = mean|G(x,z1) - G(x,z2)| / mean|z1 - z2| (default 0 = off, as the originals)")
     g.add_argument("--batch-renorm", action="store_true", default=None,
                    help="batch renormalisation in G, as the TF original (paper profile)")
     g.add_argument("--critic-steps", type=positive_int, default=None, help="critic updates per G update (5)")

@@ -24,6 +24,8 @@ from keras import layers
 
 WIDTHS = (64, 64, 128, 128)
 Z_FILTERS = (8, 4, 2)   # channels of the projected z at decoder stages 0, 1, 2 (TF original)
+# Both originals add 1e-12 (TF contrib layer_norm's default; dagan_torch's _LayerNorm); 1e-5 keeps a
+# float32 critic and its gradient penalty finite on a near-constant feature map.
 LAYER_NORM_EPSILON = 1e-5
 
 

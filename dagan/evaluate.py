@@ -394,6 +394,8 @@ def main(argv=None):
                         f"images, {config['val_per_class']} of them for validation): lower --shots")
 
     import keras
+
+    from dagan import models  # noqa: F401  (registers PairedDropout, which a generator may hold)
     generator = keras.models.load_model(run_dir / "generator.keras", compile=False)
     relabel = {c: i for i, c in enumerate(classes)}
     trainer = Trainer(images.shape[1:], len(classes), config, generator)

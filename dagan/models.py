@@ -49,12 +49,28 @@ def match(skip, like):
     return skip
 
 
+@keras.saving.register_keras_serializable(package="dagan")
+class PairedDropout(layers.Dropout):
+    """Dropout that, while `paired` is set (by DAGAN's mode-seeking step, which runs G on the doubled
+    batch [(x, z1), (x, z2)]), draws one mask for the first half of the batch and reuses it for the
+    second: G(x, z1) and G(x, z2) then differ only through z. Otherwise plain dropout."""
+    paired = False
+
+    def call(self, inputs, training=False):
+        if not (training and self.paired and self.rate > 0):
+            return super().call(inputs, training=training)
+        first, _ = keras.ops.split(inputs, 2, axis=0)
+        mask = keras.random.dropout(keras.ops.ones_like(first), self.rate, seed=self.seed_generator)
+        return inputs * keras.ops.concatenate([mask, mask], axis=0)
+
+
 class Dense:
     """Bookkeeping of the dense topology: `history` holds every layer output of the network so far
     (for the skip from two layers back), `block` the outputs of the current block."""
 
-    def __init__(self, norm):
+    def __init__(self, norm, dropout_layer=layers.Dropout):
         self.norm, self.history, self.block = norm, [], []
+        self.dropout_layer = dropout_layer
 
     def inputs(self, x):
         seen = [x]
@@ -77,14 +93,14 @@ class Dense:
     def down(self, x, width, dropout):
         y = layers.Conv2D(width, 3, strides=2, padding="same")(self.inputs(x))
         y = self.norm()(lrelu(y))
-        y = layers.Dropout(dropout)(y) if dropout else y
+        y = self.dropout_layer(dropout)(y) if dropout else y
         self.history.append(y)
         return y
 
     def up(self, x, width, size, dropout):
         y = layers.Resizing(*size, interpolation="nearest")(self.inputs(x))
         y = self.norm()(lrelu(layers.Conv2DTranspose(width, 3, padding="same")(y)))
-        y = layers.Dropout(dropout)(y) if dropout else y
+        y = self.dropout_layer(dropout)(y) if dropout else y
         self.history.append(y)
         return y
 
@@ -111,13 +127,15 @@ def _check(image_shape, widths):
 
 
 def generator(image_shape=(28, 28, 1), widths=WIDTHS, inner_layers=3, z_dim=100, dropout=0.5,
-              renorm=False, z_filters=Z_FILTERS, name="generator"):
-    """The UResNet generator G(x_i, z). Omniglot feature maps: 14x14x64, 7x7x64, 4x4x128, 2x2x128."""
+              renorm=False, z_filters=Z_FILTERS, paired_dropout=False, name="generator"):
+    """The UResNet generator G(x_i, z). Omniglot feature maps: 14x14x64, 7x7x64, 4x4x128, 2x2x128.
+    paired_dropout: its dropout layers are PairedDropout (for the mode-seeking option "shared")."""
     image_shape = tuple(int(s) for s in image_shape)
     _check(image_shape, widths)
     x_i = keras.Input(image_shape, name="x_i")
     z = keras.Input((z_dim,), name="z")
-    net = Dense(lambda: layers.BatchNormalization(momentum=0.99, renorm=renorm))
+    net = Dense(lambda: layers.BatchNormalization(momentum=0.99, renorm=renorm),
+                PairedDropout if paired_dropout else layers.Dropout)
     levels = net.encoder(x_i, widths, inner_layers, dropout)
     # Decoder: stage s works at the resolution of encoder level L-1-s, then goes up to the next one;
     # the last stage works at full resolution. Targets of the U-Net skips: levels L-2..0, then x_i.

@@ -24,10 +24,12 @@ from common import cli, datasets  # noqa: E402
 from common.cli import bounded, positive_int  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
-# critic_dropout 0.5: both originals; ms_lambda 0: no mode-seeking term, as the originals
+# critic_dropout 0.5: both originals; ms_lambda 0: no mode-seeking term, as the originals;
+# ms_dropout "independent": MSGAN as published (matters only with ms_lambda > 0)
 SHARED = dict(dataset="omniglot", image_size=None, train_classes=None, val_classes=None, z_dim=100,
               dropout=0.5, critic_dropout=0.5, critic_steps=5, gp_weight=10.0, gp_axes="sample", lr=1e-4,
-              ms_lambda=0.0, rotate=False, wide_connections=False, steps_per_epoch=None)
+              ms_lambda=0.0, ms_dropout="independent", rotate=False, wide_connections=False,
+              steps_per_epoch=None)
 OMNIGLOT_SPLIT = (1200, 200)    # dagan_torch: 1200 training classes, 200 for visual checks
 PROFILES = {
     # seconds: checks that everything runs
@@ -101,6 +103,9 @@ def parser():
     g.add_argument("--ms-lambda", dest="ms_lambda", type=finite(bounded(float, 0)), default=None,
                    help="weight of MSGAN's mode-seeking term lambda / (L_ms + 1e-5) in the generator loss, "
                         "L_ms = mean|G(x,z1) - G(x,z2)| / mean|z1 - z2| (default 0 = off, as the originals)")
+    g.add_argument("--ms-dropout", dest="ms_dropout", choices=("independent", "shared"), default=None,
+                   help="with --ms-lambda > 0: G's dropout masks for the two generations are drawn independently "
+                        "(default, MSGAN; L_ms then also counts dropout noise) or shared (L_ms counts z only)")
     g.add_argument("--batch-renorm", action="store_true", default=None,
                    help="batch renormalisation in G, as the TF original (paper profile)")
     g.add_argument("--critic-steps", type=positive_int, default=None, help="critic updates per G update (5)")

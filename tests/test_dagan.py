@@ -175,7 +175,7 @@ def test_class_with_one_image_is_refused():
 def test_five_critic_steps_per_generator_step():
     config = dict(widths=[2, 2, 2, 2], generator_inner_layers=0, critic_inner_layers=0, z_dim=4, dropout=0.5,
                   critic_dropout=0.5, batch_renorm=True, critic_steps=5, gp_weight=10.0, gp_axes="sample",
-                  ms_lambda=0.0, lr=1e-4, seed=0)
+                  ms_lambda=0.0, ms_dropout="independent", lr=1e-4, seed=0)
     model = gan.build(config, (8, 8, 1))()
     images, labels = class_images([3, 3], shape=(8, 8, 1))
     batch = next(iter(gan.pair_dataset(images, labels, 2, steps_per_epoch=1)))

@@ -13,7 +13,7 @@ TINY = dict(widths=(4, 4, 8, 8))
 def config(**changes):
     base = dict(widths=[2, 2, 2, 2], generator_inner_layers=0, critic_inner_layers=0, z_dim=4, dropout=0.0,
                 critic_dropout=0.5, batch_renorm=False, critic_steps=5, gp_weight=10.0, gp_axes="sample",
-                ms_lambda=0.0, lr=1e-4, seed=0)
+                ms_lambda=0.0, ms_dropout="independent", lr=1e-4, seed=0)
     return dict(base, **changes)
 
 
@@ -131,6 +131,47 @@ def test_train_step_with_mode_seeking_logs_it():
     assert set(gan.build(config(), (8, 8, 1))().train_step(pairs())) == {"d_loss", "g_loss", "gp", "wasserstein"}
 
 
+def test_paired_dropout_shares_one_mask_between_the_halves():
+    layer = models.PairedDropout(0.5, seed=0)
+    x = tf.ones((2, 6, 6, 4))
+    doubled = tf.concat([x, x], axis=0)
+    layer.paired = True
+    out = layer(doubled, training=True).numpy()
+    np.testing.assert_array_equal(out[:2], out[2:])
+    assert 0 < (out == 0).mean() < 1 and set(np.unique(out)) == {0.0, 2.0}
+    layer.paired = False
+    out = layer(doubled, training=True).numpy()
+    assert not np.array_equal(out[:2], out[2:])
+    np.testing.assert_array_equal(layer(doubled, training=False).numpy(), doubled.numpy())
+
+
+@pytest.mark.parametrize("ms_dropout", ["independent", "shared"])
+def test_mode_seeking_pair_differs_only_through_z_when_shared(ms_dropout, monkeypatch):
+    """With z2 = z1 the two generations of the mode-seeking step differ only by G's dropout, which
+    "shared" removes (G in training mode, dropout 0.5)."""
+    model = gan.build(config(ms_lambda=1.0, dropout=0.5, ms_dropout=ms_dropout), (8, 8, 1))()
+    seen = []
+    monkeypatch.setattr(gan, "mode_seeking", lambda f1, f2, z1, z2: seen.append((f1, f2)) or tf.constant(1.0))
+    source = tf.random.uniform((3, 8, 8, 1), -1, 1, seed=8)
+    z = tf.random.normal((3, 4), seed=9)
+    model.generator_loss(source, z, z, training=True)
+    fake1, fake2 = (t.numpy() for t in seen[0])
+    if ms_dropout == "shared":
+        np.testing.assert_array_equal(fake1, fake2)
+        assert model.paired_dropouts() and not any(layer.paired for layer in model.paired_dropouts())
+    else:
+        assert np.abs(fake1 - fake2).max() > 1e-3 and not model.paired_dropouts()
+
+
+def test_generator_with_paired_dropout_saves_and_loads(tmp_path):
+    g = models.generator((8, 8, 1), widths=(2, 2, 2, 2), inner_layers=0, z_dim=4, paired_dropout=True)
+    g.save(tmp_path / "g.keras")
+    loaded = keras.models.load_model(tmp_path / "g.keras", compile=False)
+    x, z = tf.random.uniform((2, 8, 8, 1)), tf.random.normal((2, 4))
+    assert any(isinstance(layer, models.PairedDropout) for layer in loaded.layers)
+    np.testing.assert_allclose(loaded([x, z], training=False).numpy(), g([x, z], training=False).numpy(), atol=1e-6)
+
+
 def test_checkpoint_of_the_old_critic_is_refused(tmp_path, monkeypatch):
     from common import training
     from common.errors import UserError
@@ -145,7 +186,8 @@ def test_checkpoint_of_the_old_critic_is_refused(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("flag,value", [("--critic-dropout", "1"), ("--critic-dropout", "-0.1"),
                                         ("--critic-dropout", "nan"), ("--ms-lambda", "-1"),
-                                        ("--ms-lambda", "inf"), ("--ms-lambda", "x")])
+                                        ("--ms-lambda", "inf"), ("--ms-lambda", "x"),
+                                        ("--ms-dropout", "both")])
 def test_bad_flag_values_exit_2(flag, value, capsys, tmp_path):
     from dagan import train
     with pytest.raises(SystemExit) as exit_:

@@ -13,9 +13,10 @@ step then draws two noise vectors per source and adds ms_lambda / (L_ms + eps) t
 L_ms = mean|G(x_i, z1) - G(x_i, z2)| / mean|z1 - z2|, which G can only lower by making its output
 depend on z (the originals' generator largely ignores z for a long time).
 ms_dropout "independent" (MSGAN as published) lets G's training-mode dropout draw separate masks for
-the two generations, so L_ms also counts dropout noise (on the quick profile that noise alone gives
-mean|G - G| ~ 0.77 at one z, against ~0.09 from z in inference mode); "shared" reuses one mask for
-both, so that the term rewards dependence on z only.
+the two generations, so L_ms also counts dropout noise (quick profile, 100 iterations with
+ms_lambda 10: two training-mode passes at one z differ by 0.77 per pixel on average, while L_ms in
+inference mode is 0.09); "shared" reuses one mask for both, so that the term rewards dependence on z
+only.
 """
 import keras
 import numpy as np

@@ -2,13 +2,25 @@
 
     python -m dagan.evaluate RUN_DIR --profile quick --data-dir ../shared/data
 
-Held-out classes (Omniglot 1420-1519, never seen by the GAN): each class's images are shuffled once,
-the last 5 validate; for k = 1..5 and each of 10 repeats, k training images per class are drawn
-afresh from the rest. Two classifiers are trained per (k, repeat) with the same seed and step count:
+Held-out classes (Omniglot 1420-1519, never seen by the GAN). For k = 1..5, 10 repeats of each arm:
 without augmentation, and with every other batch passed through the generator (flag input 0 for
-generated, 1 for real images). A one-sided Welch t-test (scipy) over the repeats gives the confidence
-1 - p that augmentation is better. Also measured: how much the generations vary with z (`variety`).
-Writes RUN_DIR/fewshot.md, metrics.json and headline.json.
+generated, 1 for real images); both arms take the same number of steps. The classifier trains with
+dagan_torch's transforms on every batch, real or generated: Gaussian noise of std 0.1 on the [0, 1]
+scale (0.2 here, on [-1, 1]) and a random horizontal flip.
+
+--design redraw (default, dagan_torch): every classifier of either arm re-shuffles each class and
+takes the first k images to train and the last 5 to validate, so the arms are independent samples.
+--design paired: each class's images are shuffled once (the last 5 validate, for every run); per
+repeat, one k-subset and one seed serve both arms.
+
+Confidence: 1 - p of the two-sided Welch t-test (scipy `ttest_ind(equal_var=False)`), the number
+dagan_torch prints (also high when augmentation is significantly worse), and 1 - p of the one-sided
+test that augmentation is better.
+
+Variety: on held-out sources (one image per class in turn), G(x, z) for several z per source; the mean
+distance between generations of one source, between generations of different sources, and their
+ratio (0: the generator ignores z). Grid in RUN_DIR/variety.png (rows: a source, then generations).
+Writes RUN_DIR/fewshot.md, metrics.json, headline.json and variety.png.
 """
 import os
 
@@ -28,8 +40,12 @@ from common.errors import UserError  # noqa: E402
 # dagan_torch README: accuracy without / with DAGAN and the confidence, for k = 1..5
 PUBLISHED = {"without": [16.4, 29.0, 46.5, 57.8, 67.1], "with": [19.2, 39.4, 52.0, 65.3, 69.5],
              "confidence": [97.6, 99.9, 97.4, 97.8, 60.7]}
+# noise_std 0.2 on [-1, 1] = dagan_torch's 0.1 on [0, 1]; flip: its RandomHorizontalFlip
 SHARED = dict(eval_classes=None, shots=(1, 2, 3, 4, 5), repeats=10, val_per_class=5, batch_size=32,
-              lr=1e-3, noise_std=0.1, head_units=20)
+              lr=1e-3, noise_std=0.2, flip=True, head_units=20, design="redraw", variety_sources=100,
+              variety_draws=8)
+DESIGNS = ("redraw", "paired")
+GRID_SOURCES, GRID_DRAWS = 8, 8
 PROFILES = {
     "smoke": dict(SHARED, shots=(1, 2), repeats=2, classifier="cnn", widths=(4, 8), epochs=1),
     # ~10 s per classifier on a loaded 2-core CPU: a 4-conv CNN (8, 8, 16, 16 filters) at 28 px
@@ -74,14 +90,28 @@ def parser():
     p.add_argument("--epochs", type=positive_int, default=None, help="classifier epochs (profile)")
     p.add_argument("--batch-size", type=positive_int, default=None, help="classifier batch (32)")
     p.add_argument("--lr", type=bounded(float, 0, low_open=True), default=None, help="Adam rate (1e-3)")
+    p.add_argument("--design", choices=DESIGNS, default=None,
+                   help="redraw: every classifier re-draws its k-shot and validation images (dagan_torch, "
+                        "default); paired: one validation split, and per repeat one k-subset and seed for both arms")
+    p.add_argument("--noise-std", type=bounded(float, 0), default=None,
+                   help="std of the Gaussian noise added to training images on [-1, 1] "
+                        "(0.2 = dagan_torch's 0.1 on [0, 1]; 0 = none)")
+    p.add_argument("--flip", action=cli.argparse.BooleanOptionalAction, default=None,
+                   help="random horizontal flip of training images (default on, as dagan_torch)")
+    p.add_argument("--variety-sources", type=bounded(int, 2), default=None,
+                   help="held-out source images of the variety metric (100; at least 2)")
+    p.add_argument("--variety-draws", type=bounded(int, 2), default=None,
+                   help="noise vectors per source of the variety metric (8; at least 2)")
     return p
 
 
-def classifier(image_shape, num_classes, kind="cnn", widths=(32, 64), head_units=20, noise_std=0.1,
-               image_size=None):
+def classifier(image_shape, num_classes, kind="cnn", widths=(32, 64), head_units=20, noise_std=0.2,
+               image_size=None, flip=True):
     """A classifier of (image, real/generated flag): features, then [features, flag] -> Dense ->
     BatchNorm -> Dense (dagan_torch's head). kind "cnn": two [conv, conv, pool] stages per width;
-    "densenet": torchvision's DenseNet layout (growth 16, blocks 3,3,3,3, dropout 0.3) at image_size."""
+    "densenet": torchvision's DenseNet layout (growth 16, blocks 3,3,3,3, dropout 0.3) at image_size.
+    In training mode only, the input gets Gaussian noise of std `noise_std` and, with `flip`, a random
+    horizontal flip (dagan_torch's train transform: noise, then flip)."""
     import keras
     from keras import layers
     def norm():
@@ -92,6 +122,7 @@ def classifier(image_shape, num_classes, kind="cnn", widths=(32, 64), head_units
     image = keras.Input(image_shape, name="image")
     flag = keras.Input((1,), name="real_flag")
     x = layers.GaussianNoise(noise_std)(image) if noise_std else image
+    x = layers.RandomFlip("horizontal")(x) if flip else x
     if kind == "cnn":
         for width in widths:
             for _ in range(2):
@@ -141,7 +172,8 @@ class Trainer:
         import tensorflow as tf
         self.config = config
         self.model = classifier(image_shape, num_classes, config["classifier"], config["widths"],
-                                config["head_units"], config["noise_std"], config.get("image_size"))
+                                config["head_units"], config["noise_std"], config.get("image_size"),
+                                config["flip"])
         self.optimizer = keras.optimizers.Adam(config["lr"], beta_1=0.9, beta_2=0.99)
         self.optimizer.build(self.model.trainable_variables)
         self.initial = [v.numpy() for v in self.model.variables]
@@ -216,27 +248,87 @@ class Trainer:
         return float(np.mean(predicted == y_val))
 
 
-def variety(generate, sources, z_dim, seed, draws=8):
-    """Mean per-pixel standard deviation of G(x, z) over `draws` noise vectors per source, and over the
-    sources at one z. A generator that ignores z (as an under-trained DAGAN does) scores ~0 on the first,
-    and then augmentation adds no variety beyond the source image."""
+def splits_redrawn(labels, classes, k, val_per_class, rng):
+    """dagan_torch's draw for one classifier: each class's images shuffled afresh, the first k train and
+    the last `val_per_class` validate. Returns (training indices, validation indices)."""
+    train, val = [], []
+    for c in classes:
+        members = rng.permutation(np.flatnonzero(labels == c))
+        train.append(members[:k])
+        val.append(members[-val_per_class:])
+    return np.concatenate(train), np.concatenate(val)
+
+
+def variety_sources(labels, classes, count, seed):
+    """Indices of `count` held-out images: one image of every class in turn (each class shuffled), so
+    that the sources are as many different characters as possible."""
+    rng = np.random.default_rng(seed)
+    members = [rng.permutation(np.flatnonzero(labels == c)) for c in classes]
+    ranked = [m[rank] for rank in range(max(len(m) for m in members)) for m in members if rank < len(m)]
+    return np.asarray(ranked[:count])
+
+
+def generations(generate, sources, z_dim, seed, draws):
+    """G(x, z) for `draws` independent z per source: (sources, draws, H, W, C) on [-1, 1]."""
     x = np.repeat(np.asarray(sources, "float32") / 127.5 - 1, draws, axis=0)
     z = np.random.default_rng(seed).standard_normal((len(x), z_dim)).astype("float32")
-    g = np.concatenate([generate(x[i:i + 1024], z[i:i + 1024]).numpy() for i in range(0, len(x), 1024)])
-    g = g.reshape(len(sources), draws, -1)
-    return {"pixel_std_over_z": float(g.std(axis=1).mean()),
-            "pixel_std_over_sources": float(g[:, 0].std(axis=0).mean()), "draws": draws, "sources": len(sources)}
+    g = np.concatenate([np.asarray(generate(x[i:i + 1024], z[i:i + 1024])) for i in range(0, len(x), 1024)])
+    return g.reshape(len(sources), draws, *g.shape[1:])
+
+
+def variety(generated):
+    """How much G's output depends on z, from generations (sources, draws, ...) on [-1, 1].
+
+    Distance: mean absolute pixel difference. `within`: between two generations of one source (all
+    pairs of draws), averaged over sources; `between`: between generations of two different sources
+    (each source's first draw, all pairs); `ratio` = within / between: 0 when G ignores z, about 1 when
+    z changes a generation as much as another source does. Also the older per-pixel standard deviations
+    (over draws, and over sources at the first draw)."""
+    g = np.asarray(generated, "float64")
+    n, draws = g.shape[:2]
+    if n < 2 or draws < 2:
+        raise ValueError(f"variety needs at least 2 sources and 2 draws, got {n} and {draws}")
+    g = g.reshape(n, draws, -1)
+    a, b = np.triu_indices(draws, 1)
+    within = float(np.abs(g[:, a] - g[:, b]).mean())
+    first = g[:, 0]
+    # a loop over sources keeps memory at one (sources x pixels) array
+    between = float(sum(np.abs(first[i + 1:] - first[i]).mean(axis=1).sum() for i in range(n - 1))
+                    / (n * (n - 1) / 2))
+    return {"within": within, "between": between, "ratio": within / between if between > 0 else float("nan"),
+            "pixel_std_over_z": float(g.std(axis=1).mean()), "pixel_std_over_sources": float(first.std(axis=0).mean()),
+            "draws": int(draws), "sources": int(n), "distance": "mean |difference| per pixel on [-1, 1]"}
+
+
+def save_variety_grid(sources, generated, path):
+    """Rows: a source (uint8), then its generations over z."""
+    from common import plots
+    rows, draws = min(GRID_SOURCES, len(sources)), min(GRID_DRAWS, generated.shape[1])
+    images = np.concatenate([np.asarray(sources[:rows], "float32")[:, None] / 127.5 - 1,
+                             generated[:rows, :draws]], axis=1)
+    plots.image_grid(images, path, col_labels=["source"] + [f"z {i + 1}" for i in range(draws)],
+                     title="DAGAN on held-out sources: source, then generations over z")
+
+
+def _welch(with_aug, without, alternative):
+    from scipy import stats
+    with_aug, without = np.asarray(with_aug), np.asarray(without)
+    if len(with_aug) < 2 or len(without) < 2 or (np.ptp(with_aug) == 0 and np.ptp(without) == 0):
+        return float("nan")
+    with warnings.catch_warnings():   # near-identical samples: scipy warns, the p-value stays usable
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return float(1 - stats.ttest_ind(with_aug, without, equal_var=False, alternative=alternative).pvalue)
 
 
 def confidence(with_aug, without):
     """1 - p of a one-sided Welch t-test that accuracy with augmentation is higher."""
-    from scipy import stats
-    with_aug, without = np.asarray(with_aug), np.asarray(without)
-    if len(with_aug) < 2 or (np.ptp(with_aug) == 0 and np.ptp(without) == 0):
-        return float("nan")
-    with warnings.catch_warnings():   # near-identical samples: scipy warns, the p-value stays usable
-        warnings.simplefilter("ignore", RuntimeWarning)
-        return float(1 - stats.ttest_ind(with_aug, without, equal_var=False, alternative="greater").pvalue)
+    return _welch(with_aug, without, "greater")
+
+
+def confidence_two_sided(with_aug, without):
+    """1 - p of the two-sided Welch t-test, as dagan_torch prints it: also near 1 when augmentation is
+    significantly *worse*, so read it beside the means."""
+    return _welch(with_aug, without, "two-sided")
 
 
 def table(shots, results, title=None):
@@ -245,7 +337,10 @@ def table(shots, results, title=None):
     rows = [("Samples per class", [str(k) for k in shots]),
             ("Acc. w/o DAGAN", [pct(results[k]["without_mean"]) for k in shots]),
             ("Acc. w/ DAGAN", [pct(results[k]["with_mean"]) for k in shots]),
-            ("Confidence that augmentations are better", [pct(results[k]["confidence"]) for k in shots])]
+            ("Confidence that augmentations are better (one-sided Welch)",
+             [pct(results[k].get("confidence")) for k in shots]),
+            ("Confidence, two-sided Welch (dagan_torch's statistic)",
+             [pct(results[k].get("confidence_two_sided")) for k in shots])]
     lines = [f"**{title}**", ""] if title else []
     lines.append("| " + " | ".join([rows[0][0], *rows[0][1]]) + " |")
     lines.append("|" + "---|" * (len(shots) + 1))
@@ -297,43 +392,67 @@ def main(argv=None):
                         f"images, {config['val_per_class']} of them for validation): lower --shots")
 
     import keras
+
+    from dagan import models  # noqa: F401  (registers PairedDropout, which a generator may hold)
     generator = keras.models.load_model(run_dir / "generator.keras", compile=False)
     relabel = {c: i for i, c in enumerate(classes)}
-    pools, val = splits(labels, classes, config["val_per_class"], config["seed"])
     trainer = Trainer(images.shape[1:], len(classes), config, generator)
-    y_val = np.array([relabel[c] for c in labels[val]])
-    spread = variety(trainer.generate, images[val], trainer.z_dim, config["seed"])
-    print(f"generator variety on the {spread['sources']} validation images (pixels in [-1, 1]): std over z "
-          f"{spread['pixel_std_over_z']:.3f}, over sources {spread['pixel_std_over_sources']:.3f}", flush=True)
+
+    picked = variety_sources(labels, classes, config["variety_sources"], [config["seed"], 7])
+    generated = generations(trainer.generate, images[picked], trainer.z_dim, config["seed"], config["variety_draws"])
+    spread = variety(generated)
+    save_variety_grid(images[picked], generated, run_dir / "variety.png")
+    print(f"generator variety on {spread['sources']} held-out sources x {spread['draws']} z (mean |difference| "
+          f"per pixel on [-1, 1]): within a source {spread['within']:.4f}, between sources "
+          f"{spread['between']:.4f}, variety ratio {spread['ratio']:.4f}", flush=True)
+
+    if config["design"] == "paired":
+        pools, val = splits(labels, classes, config["val_per_class"], config["seed"])
+
+    def draw(k, r, arm):
+        """(training indices, validation indices, classifier seed) of one classifier."""
+        if config["design"] == "paired":    # one k-subset and seed per repeat, shared by both arms
+            rng = np.random.default_rng([config["seed"], k, r])
+            idx = np.concatenate([rng.choice(pool, k, replace=False) for pool in pools])
+            return idx, val, [config["seed"], k, r, 1]
+        arm_id = ("without", "with").index(arm)
+        rng = np.random.default_rng([config["seed"], k, r, 2, arm_id])
+        return (*splits_redrawn(labels, classes, k, config["val_per_class"], rng), [config["seed"], k, r, 3, arm_id])
+
     results, started = {}, time.perf_counter()
     for k in config["shots"]:
         accs = {"without": [], "with": []}
         for r in range(config["repeats"]):
-            rng = np.random.default_rng([config["seed"], k, r])
-            idx = np.concatenate([rng.choice(pool, k, replace=False) for pool in pools])
-            y = np.array([relabel[c] for c in labels[idx]])
-            seed = [config["seed"], k, r, 1]
             for arm in ("without", "with"):
-                accs[arm].append(trainer.train(images[idx], y, images[val], y_val, seed, arm == "with"))
+                idx, val_idx, seed = draw(k, r, arm)
+                y = np.array([relabel[c] for c in labels[idx]])
+                y_val = np.array([relabel[c] for c in labels[val_idx]])
+                accs[arm].append(trainer.train(images[idx], y, images[val_idx], y_val, seed, arm == "with"))
             print(f"k={k} repeat {r + 1}/{config['repeats']}: without {accs['without'][-1]:.3f}, "
                   f"with {accs['with'][-1]:.3f}", flush=True)
         results[k] = {"without": accs["without"], "with": accs["with"],
                       "without_mean": float(np.mean(accs["without"])), "with_mean": float(np.mean(accs["with"])),
                       "without_std": float(np.std(accs["without"])), "with_std": float(np.std(accs["with"])),
-                      "confidence": confidence(accs["with"], accs["without"])}
+                      "confidence": confidence(accs["with"], accs["without"]),
+                      "confidence_two_sided": confidence_two_sided(accs["with"], accs["without"])}
     seconds = time.perf_counter() - started
     shots = list(config["shots"])
     text = table(shots, results, f"DAGAN few-shot ({len(classes)} classes, {config['repeats']} repeats, "
-                                 f"profile {args.profile})")
+                                 f"design {config['design']}, profile {args.profile})")
+    text += (f"\nVariety on {spread['sources']} held-out sources x {spread['draws']} z: within a source "
+             f"{spread['within']:.4f}, between sources {spread['between']:.4f}, ratio {spread['ratio']:.4f} "
+             f"(variety.png)\n")
+    # dagan_torch's published confidence is its two-sided statistic
     published = {k + 1: {"without_mean": PUBLISHED["without"][k] / 100, "with_mean": PUBLISHED["with"][k] / 100,
-                         "confidence": PUBLISHED["confidence"][k] / 100} for k in range(5)}
+                         "confidence_two_sided": PUBLISHED["confidence"][k] / 100} for k in range(5)}
     text += "\n" + table([1, 2, 3, 4, 5], published, "dagan_torch README (published)")
     print(text)
     (run_dir / "fewshot.md").write_text(text)
     cli.write_json_atomic(run_dir / "metrics.json", {
         "protocol": "dagan_torch few-shot", "classes": [classes[0], classes[-1] + 1],
         "config": config, "seconds": round(seconds, 1), "generator_variety": spread,
-        "results": {str(k): v for k, v in results.items()}})
+        "variety_within": spread["within"], "variety_between": spread["between"],
+        "variety_ratio": spread["ratio"], "results": {str(k): v for k, v in results.items()}})
     rows = []
     for k in shots:
         paper = published.get(k)
@@ -342,8 +461,15 @@ def main(argv=None):
                          "metric": f"accuracy {arm} DAGAN, {k}-shot, {len(classes)} held-out classes (dagan_torch protocol)",
                          "paper_value": None if paper is None else paper[f"{arm}_mean"],
                          "value": results[k][f"{arm}_mean"],
-                         "notes": f"profile {args.profile}, {config['repeats']} repeats; confidence "
-                                  f"augmentation is better: {results[k]['confidence']:.3f}"})
+                         "notes": f"profile {args.profile}, design {config['design']}, {config['repeats']} "
+                                  f"repeats; confidence augmentation is better (one-sided): "
+                                  f"{results[k]['confidence']:.3f}; two-sided (dagan_torch): "
+                                  f"{results[k]['confidence_two_sided']:.3f}"})
+    rows.append({"paper": "DAGAN",
+                 "metric": f"variety ratio (distance between generations of one source over z / between sources), "
+                           f"{spread['sources']} held-out sources x {spread['draws']} z",
+                 "paper_value": None, "value": spread["ratio"],
+                 "notes": f"within {spread['within']:.4f}, between {spread['between']:.4f}; 0 = G ignores z"})
     cli.write_json_atomic(run_dir / "headline.json", rows)
     return results
 

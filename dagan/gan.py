@@ -7,6 +7,16 @@ One `train_step` is one iteration of the TF original: `critic_steps` critic upda
 batch of pairs, then one generator update on a fresh batch. A dataset element therefore holds
 `critic_steps + 1` batches of pairs, batch axis first so that tf.distribute splits it per replica.
 Pairs are drawn by stateless ops seeded by (seed, step), so a resumed run sees the same pairs.
+
+Option (not in the originals, default off): MSGAN's mode-seeking term (Mao et al. 2019). The generator
+step then draws two noise vectors per source and adds ms_lambda / (L_ms + eps) to L_G, with
+L_ms = mean|G(x_i, z1) - G(x_i, z2)| / mean|z1 - z2|, which G can only lower by making its output
+depend on z (the originals' generator largely ignores z for a long time).
+ms_dropout "independent" (MSGAN as published) lets G's training-mode dropout draw separate masks for
+the two generations, so L_ms also counts dropout noise (quick profile, 100 iterations with
+ms_lambda 10: two training-mode passes at one z differ by 0.77 per pixel on average, while L_ms in
+inference mode is 0.09); "shared" reuses one mask for both, so that the term rewards dependence on z
+only.
 """
 import keras
 import numpy as np
@@ -17,6 +27,8 @@ from common.gan import GAN
 from dagan import models
 
 GP_AXES = ("sample", "height")
+MS_EPSILON = 1e-5   # MSGAN's eps in lambda / (L_ms + eps)
+MS_DROPOUT = ("independent", "shared")
 
 
 def gradient_penalty(critic, conditioning, real, fake, alpha, axes="sample"):
@@ -118,19 +130,41 @@ def pair_dataset(images, labels, batch_size, steps_per_epoch, critic_steps=5, se
             .prefetch(tf.data.AUTOTUNE))
 
 
+def mode_seeking(fake1, fake2, z1, z2):
+    """MSGAN's ratio L_ms = mean|fake1 - fake2| / mean|z1 - z2| (means over the whole batch)."""
+    return tf.reduce_mean(tf.abs(fake1 - fake2)) / tf.reduce_mean(tf.abs(z1 - z2))
+
+
 class DAGAN(GAN):
     """DAGAN with the WGAN-GP objective. `generator`/`critic` (also `discriminator`) are the
-    networks of dagan.models; `gp_axes` picks the penalty's norm ("sample" or the TF "height" bug)."""
+    networks of dagan.models; `gp_axes` picks the penalty's norm ("sample" or the TF "height" bug);
+    `ms_lambda` > 0 adds MSGAN's mode-seeking term to L_G (0, the originals, leaves it out and logs as
+    before; otherwise L_ms is logged as `mode_seeking`). For ms_dropout "shared", G's dropout layers
+    must be models.PairedDropout (models.generator(paired_dropout=True))."""
     loss_names = ("d_loss", "g_loss", "gp", "wasserstein")
 
     def __init__(self, generator, critic, z_dim=100, critic_steps=5, gp_weight=10.0, gp_axes="sample",
-                 seed=None, **kwargs):
+                 ms_lambda=0.0, ms_dropout="independent", seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         if gp_axes not in GP_AXES:
             raise ValueError(f"gp_axes must be one of {GP_AXES}, not {gp_axes!r}")
+        if not ms_lambda >= 0:
+            raise ValueError(f"ms_lambda must be >= 0, not {ms_lambda!r}")
+        if ms_dropout not in MS_DROPOUT:
+            raise ValueError(f"ms_dropout must be one of {MS_DROPOUT}, not {ms_dropout!r}")
+        if ms_lambda and ms_dropout == "shared" and any(type(layer) is keras.layers.Dropout and layer.rate > 0
+                                                        for layer in generator.layers):
+            raise ValueError('ms_dropout "shared" needs a generator built with paired_dropout=True')
+        self.ms_dropout = ms_dropout
         self.generator, self.discriminator = generator, critic
         self.z_dim, self.critic_steps = int(z_dim), int(critic_steps)
-        self.gp_weight, self.gp_axes = float(gp_weight), gp_axes
+        self.gp_weight, self.gp_axes, self.ms_lambda = float(gp_weight), gp_axes, float(ms_lambda)
+        if self.ms_lambda:   # only then: checkpoints and logs of the originals' setting stay as they were
+            self.trackers = self.trackers + [keras.metrics.Mean(name="mode_seeking")]
+
+    def paired_dropouts(self):
+        # looked up, not stored: a list attribute of layers would make Keras track them a second time
+        return [layer for layer in self.generator.layers if isinstance(layer, models.PairedDropout)]
 
     @property
     def critic(self):
@@ -153,6 +187,32 @@ class DAGAN(GAN):
         self.step(self.d_optimizer, tape, d_loss, self.discriminator_variables)
         return d_loss, gp_mean, wasserstein
 
+    def generator_loss(self, source, z, z2=None, training=True):
+        """L_G = -E[D(G(x_i, z), x_i)] (critic in `training` mode: its dropout is on in the generator
+        step, as in both originals). With z2 (mode seeking), G runs once on the doubled batch
+        [(x_i, z), (x_i, z2)], the adversarial term averages over both halves and
+        ms_lambda / (L_ms + eps) is added. Returns (L_G, L_ms or None)."""
+        if z2 is None:
+            fake = self.generator([source, z], training=training)
+            return -self.mean(self.critic([fake, source], training=training)), None
+        doubled = tf.concat([source, source], axis=0)
+        pair = self.ms_dropout == "shared"
+        paired = self.paired_dropouts()
+        for layer in paired:            # read when the call is traced: the critic step's G is unaffected
+            layer.paired = pair
+        try:
+            fake = self.generator([doubled, tf.concat([z, z2], axis=0)], training=training)
+        finally:
+            for layer in paired:
+                layer.paired = False
+        adversarial = -self.mean(self.critic([fake, doubled], training=training))
+        fake1, fake2 = tf.split(fake, 2, axis=0)
+        ms = mode_seeking(fake1, fake2, z, z2)
+        # A ratio of per-replica means is not a per-example loss: scale it as compute_average_loss
+        # would, so that the gradients summed over replicas match a single device.
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return adversarial + self.ms_lambda / (ms + MS_EPSILON) / replicas, ms
+
     def train_step(self, data):
         sources, targets = data
 
@@ -164,21 +224,30 @@ class DAGAN(GAN):
         _, d_loss, gp, wasserstein = tf.while_loop(
             lambda s, *_: s < self.critic_steps, critic_update, (tf.constant(0), zero, zero, zero))
         source = sources[:, self.critic_steps]
+        z = self.noise((tf.shape(source)[0], self.z_dim))
+        z2 = self.noise((tf.shape(source)[0], self.z_dim)) if self.ms_lambda else None
         with tf.GradientTape() as tape:
-            g_loss = -self.mean(self.critic([self.generate(source, training=True), source], training=True))
+            g_loss, ms = self.generator_loss(source, z, z2, training=True)
         self.step(self.g_optimizer, tape, g_loss, self.generator_variables)
-        return self.update(d_loss=d_loss, g_loss=g_loss, gp=gp, wasserstein=wasserstein)
+        logs = dict(d_loss=d_loss, g_loss=g_loss, gp=gp, wasserstein=wasserstein)
+        if ms is not None:
+            # update() multiplies by the replica count (for values from `mean`); ms is a plain mean.
+            logs["mode_seeking"] = ms / tf.distribute.get_strategy().num_replicas_in_sync
+        return self.update(**logs)
 
 
 def build(config, image_shape):
     """A function that returns the compiled DAGAN of a run's configuration (for common.training)."""
     def make():
+        ms_dropout = config["ms_dropout"]
         generator = models.generator(image_shape, config["widths"], config["generator_inner_layers"],
-                                     config["z_dim"], config["dropout"], config["batch_renorm"])
+                                     config["z_dim"], config["dropout"], config["batch_renorm"],
+                                     paired_dropout=config["ms_lambda"] > 0 and ms_dropout == "shared")
         critic = models.critic(image_shape, config["widths"], config["critic_inner_layers"],
-                               wide=config.get("wide_connections", False))
+                               dropout=config["critic_dropout"], wide=config.get("wide_connections", False))
         model = DAGAN(generator, critic, config["z_dim"], config["critic_steps"], config["gp_weight"],
-                      config["gp_axes"], seed=config["seed"])
+                      config["gp_axes"], ms_lambda=config["ms_lambda"], ms_dropout=ms_dropout,
+                      seed=config["seed"])
         opt = dict(learning_rate=config["lr"], beta_1=0.0, beta_2=0.9)
         model.compile(d_optimizer=keras.optimizers.Adam(**opt), g_optimizer=keras.optimizers.Adam(**opt),
                       jit_compile=config.get("jit_compile", False))

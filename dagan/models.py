@@ -10,7 +10,9 @@ resolution) and every earlier output of the block.
   tanh head. Batch norm (optionally batch renormalisation, as the TF original), dropout on every
   resolution-changing conv.
 - critic(image_shape): (candidate, x_i) -> score. The same dense encoder on their channel concatenation
-  with layer norm, then [spatial mean -> Dense(1024)] beside the flattened last level -> Dense(1).
+  with layer norm (per sample over H, W, C; affine per channel) and dropout 0.5 on the stride-2 convs
+  of levels 1-3 (both originals), then [spatial mean -> Dense(1024)] beside the flattened last level
+  -> Dense(1).
 
 Fixed against the originals: any channel count (dagan_torch hard-codes 1) and height != width (the TF
 code swaps them), because every size here is read from the tensors themselves.
@@ -22,6 +24,9 @@ from keras import layers
 
 WIDTHS = (64, 64, 128, 128)
 Z_FILTERS = (8, 4, 2)   # channels of the projected z at decoder stages 0, 1, 2 (TF original)
+# Both originals add 1e-12 (TF contrib layer_norm's default; dagan_torch's _LayerNorm); 1e-5 keeps a
+# float32 critic and its gradient penalty finite on a near-constant feature map.
+LAYER_NORM_EPSILON = 1e-5
 
 
 def lrelu(x):
@@ -44,12 +49,28 @@ def match(skip, like):
     return skip
 
 
+@keras.saving.register_keras_serializable(package="dagan")
+class PairedDropout(layers.Dropout):
+    """Dropout that, while `paired` is set (by DAGAN's mode-seeking step, which runs G on the doubled
+    batch [(x, z1), (x, z2)]), draws one mask for the first half of the batch and reuses it for the
+    second: G(x, z1) and G(x, z2) then differ only through z. Otherwise plain dropout."""
+    paired = False
+
+    def call(self, inputs, training=False):
+        if not (training and self.paired and self.rate > 0):
+            return super().call(inputs, training=training)
+        first, _ = keras.ops.split(inputs, 2, axis=0)
+        mask = keras.random.dropout(keras.ops.ones_like(first), self.rate, seed=self.seed_generator)
+        return inputs * keras.ops.concatenate([mask, mask], axis=0)
+
+
 class Dense:
     """Bookkeeping of the dense topology: `history` holds every layer output of the network so far
     (for the skip from two layers back), `block` the outputs of the current block."""
 
-    def __init__(self, norm):
+    def __init__(self, norm, dropout_layer=layers.Dropout):
         self.norm, self.history, self.block = norm, [], []
+        self.dropout_layer = dropout_layer
 
     def inputs(self, x):
         seen = [x]
@@ -72,14 +93,14 @@ class Dense:
     def down(self, x, width, dropout):
         y = layers.Conv2D(width, 3, strides=2, padding="same")(self.inputs(x))
         y = self.norm()(lrelu(y))
-        y = layers.Dropout(dropout)(y) if dropout else y
+        y = self.dropout_layer(dropout)(y) if dropout else y
         self.history.append(y)
         return y
 
     def up(self, x, width, size, dropout):
         y = layers.Resizing(*size, interpolation="nearest")(self.inputs(x))
         y = self.norm()(lrelu(layers.Conv2DTranspose(width, 3, padding="same")(y)))
-        y = layers.Dropout(dropout)(y) if dropout else y
+        y = self.dropout_layer(dropout)(y) if dropout else y
         self.history.append(y)
         return y
 
@@ -106,13 +127,15 @@ def _check(image_shape, widths):
 
 
 def generator(image_shape=(28, 28, 1), widths=WIDTHS, inner_layers=3, z_dim=100, dropout=0.5,
-              renorm=False, z_filters=Z_FILTERS, name="generator"):
-    """The UResNet generator G(x_i, z). Omniglot feature maps: 14x14x64, 7x7x64, 4x4x128, 2x2x128."""
+              renorm=False, z_filters=Z_FILTERS, paired_dropout=False, name="generator"):
+    """The UResNet generator G(x_i, z). Omniglot feature maps: 14x14x64, 7x7x64, 4x4x128, 2x2x128.
+    paired_dropout: its dropout layers are PairedDropout (for the mode-seeking option "shared")."""
     image_shape = tuple(int(s) for s in image_shape)
     _check(image_shape, widths)
     x_i = keras.Input(image_shape, name="x_i")
     z = keras.Input((z_dim,), name="z")
-    net = Dense(lambda: layers.BatchNormalization(momentum=0.99, renorm=renorm))
+    net = Dense(lambda: layers.BatchNormalization(momentum=0.99, renorm=renorm),
+                PairedDropout if paired_dropout else layers.Dropout)
     levels = net.encoder(x_i, widths, inner_layers, dropout)
     # Decoder: stage s works at the resolution of encoder level L-1-s, then goes up to the next one;
     # the last stage works at full resolution. Targets of the U-Net skips: levels L-2..0, then x_i.
@@ -139,15 +162,25 @@ def generator(image_shape=(28, 28, 1), widths=WIDTHS, inner_layers=3, z_dim=100,
     return keras.Model([x_i, z], out, name=name)
 
 
-def critic(image_shape=(28, 28, 1), widths=WIDTHS, inner_layers=5, dropout=0.0, dense_units=1024,
+def layer_norm(epsilon=LAYER_NORM_EPSILON):
+    """The originals' critic norm: mean and variance of each sample over (H, W, C), then gamma and beta
+    per channel (TF `layer_norm` with its parameters on the last axis; dagan_torch's LayerNorm over
+    (C, H, W)). One group of GroupNormalization is exactly that; Keras' LayerNormalization over
+    (1, 2, 3) would instead learn a gamma and beta per position."""
+    return layers.GroupNormalization(groups=1, epsilon=epsilon)
+
+
+def critic(image_shape=(28, 28, 1), widths=WIDTHS, inner_layers=5, dropout=0.5, dense_units=1024,
            wide=False, name="critic"):
     """The DenseNet critic D(candidate, x_i) with layer norm (no batch statistics, as WGAN-GP needs).
-    wide: the head reads every level (TF `--use_wide_connections`) instead of the last one."""
+    dropout: rate after the stride-2 convs of levels 1.. (0.5 in both originals, active whenever the
+    critic is called with training=True). wide: the head reads every level (TF
+    `--use_wide_connections`) instead of the last one."""
     image_shape = tuple(int(s) for s in image_shape)
     _check(image_shape, widths)
     candidate = keras.Input(image_shape, name="candidate")
     x_i = keras.Input(image_shape, name="x_i")
-    net = Dense(lambda: layers.LayerNormalization(axis=(1, 2, 3)))
+    net = Dense(layer_norm)
     levels = net.encoder(layers.Concatenate()([candidate, x_i]), widths, inner_layers, dropout)
     used = levels if wide else levels[-1:]
     means = [layers.GlobalAveragePooling2D()(v) for v in used]

@@ -22,9 +22,12 @@ from common import cli, datasets  # noqa: E402
 from common.cli import bounded, positive_int  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
+# critic_dropout 0.5: both originals; ms_lambda 0: no mode-seeking term, as the originals;
+# ms_dropout "independent": MSGAN as published (matters only with ms_lambda > 0)
 SHARED = dict(dataset="omniglot", image_size=None, train_classes=None, val_classes=None, z_dim=100,
-              dropout=0.5, critic_steps=5, gp_weight=10.0, gp_axes="sample", lr=1e-4, rotate=False,
-              wide_connections=False, steps_per_epoch=None)
+              dropout=0.5, critic_dropout=0.5, critic_steps=5, gp_weight=10.0, gp_axes="sample", lr=1e-4,
+              ms_lambda=0.0, ms_dropout="independent", rotate=False, wide_connections=False,
+              steps_per_epoch=None)
 OMNIGLOT_SPLIT = (1200, 200)    # dagan_torch: 1200 training classes, 200 for visual checks
 PROFILES = {
     # seconds: checks that everything runs
@@ -81,6 +84,15 @@ def parser():
     g.add_argument("--z-dim", type=positive_int, default=None, help="noise size (default 100)")
     g.add_argument("--dropout-rate-value", dest="dropout", type=bounded(float, 0, 1, high_open=True),
                    default=None, help="dropout of the generator's resampling convs (default 0.5)")
+    g.add_argument("--critic-dropout", dest="critic_dropout", type=bounded(float, 0, 1, high_open=True),
+                   default=None, help="dropout after the critic's three stride-2 convs, on in both the critic "
+                                      "and the generator steps (default 0.5, both originals; 0 = none)")
+    g.add_argument("--ms-lambda", dest="ms_lambda", type=bounded(float, 0), default=None,
+                   help="weight of MSGAN's mode-seeking term lambda / (L_ms + 1e-5) in the generator loss, "
+                        "L_ms = mean|G(x,z1) - G(x,z2)| / mean|z1 - z2| (default 0 = off, as the originals)")
+    g.add_argument("--ms-dropout", dest="ms_dropout", choices=("independent", "shared"), default=None,
+                   help="with --ms-lambda > 0: G's dropout masks for the two generations are drawn independently "
+                        "(default, MSGAN; L_ms then also counts dropout noise) or shared (L_ms counts z only)")
     g.add_argument("--batch-renorm", action="store_true", default=None,
                    help="batch renormalisation in G, as the TF original (paper profile)")
     g.add_argument("--critic-steps", type=positive_int, default=None, help="critic updates per G update (5)")

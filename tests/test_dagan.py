@@ -42,12 +42,69 @@ def test_generator_uses_z():
 
 
 def test_variety_is_zero_when_z_is_ignored():
+    from dagan.evaluate import generations, variety
+    sources = np.stack([np.full((2, 2, 1), v, np.uint8) for v in (0, 255, 255)])   # -1, +1, +1 after scaling
+    ignore_z = variety(generations(lambda x, z: tf.constant(x), sources, z_dim=3, seed=0, draws=4))
+    assert ignore_z["within"] == 0 and ignore_z["ratio"] == 0 and ignore_z["pixel_std_over_z"] == 0
+    # source pairs (-1, +1), (-1, +1), (+1, +1): distances 2, 2, 0
+    assert ignore_z["between"] == pytest.approx(4 / 3) and (ignore_z["sources"], ignore_z["draws"]) == (3, 4)
+    uses_z = variety(generations(lambda x, z: tf.constant(x + z[:, :1, None, None]), sources, z_dim=3, seed=0,
+                                 draws=4))
+    assert uses_z["within"] > 0.1 and uses_z["ratio"] > 0.05
+
+
+def test_variety_by_hand():
     from dagan.evaluate import variety
-    sources = np.stack([np.full((2, 2, 1), v, np.uint8) for v in (0, 255)])   # -1 and +1 after scaling
-    ignore_z = variety(lambda x, z: tf.constant(x), sources, z_dim=3, seed=0, draws=4)
-    assert ignore_z["pixel_std_over_z"] == 0 and ignore_z["pixel_std_over_sources"] == pytest.approx(1.0)
-    uses_z = variety(lambda x, z: tf.constant(x + z[:, :1, None, None]), sources, z_dim=3, seed=0, draws=4)
-    assert uses_z["pixel_std_over_z"] > 0.1
+    # 2 sources x 3 draws of one pixel: source 0 -> 0, 1, 3; source 1 -> 4, 4, 4
+    g = np.array([[0.0, 1.0, 3.0], [4.0, 4.0, 4.0]]).reshape(2, 3, 1, 1, 1)
+    v = variety(g)
+    assert v["within"] == pytest.approx((1 + 3 + 2 + 0 + 0 + 0) / 6)     # |0-1|, |0-3|, |1-3|; source 1: 0
+    assert v["between"] == pytest.approx(4.0)                            # first draws 0 and 4
+    assert v["ratio"] == pytest.approx(1 / 4)
+
+
+def test_confidence_two_sided_against_welch_by_hand():
+    from scipy import stats
+
+    from dagan.evaluate import confidence, confidence_two_sided
+    a, b = np.array([0.20, 0.25, 0.22, 0.30, 0.27]), np.array([0.18, 0.21, 0.17, 0.24])
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    t = (a.mean() - b.mean()) / np.sqrt(va + vb)
+    df = (va + vb) ** 2 / (va ** 2 / (len(a) - 1) + vb ** 2 / (len(b) - 1))   # Welch-Satterthwaite
+    p_two = 2 * stats.t.sf(abs(t), df)
+    assert confidence_two_sided(a, b) == pytest.approx(1 - p_two, rel=1e-9)
+    assert confidence_two_sided(b, a) == pytest.approx(1 - p_two, rel=1e-9)   # symmetric: worse scores high too
+    assert confidence(a, b) == pytest.approx(1 - p_two / 2, rel=1e-9)
+    assert confidence(b, a) == pytest.approx(p_two / 2, rel=1e-9)
+
+
+def test_redrawn_splits_are_disjoint_and_fresh():
+    from dagan.evaluate import splits_redrawn
+    labels = np.repeat(np.arange(3), 10)
+    rng = np.random.default_rng(0)
+    first = splits_redrawn(labels, [0, 2], k=2, val_per_class=5, rng=rng)
+    second = splits_redrawn(labels, [0, 2], k=2, val_per_class=5, rng=rng)
+    for train, val in (first, second):
+        assert len(train) == 4 and len(val) == 10 and not set(train) & set(val)
+        assert sorted(set(labels[train])) == [0, 2] and np.bincount(labels[val]).tolist() == [5, 0, 5]
+    assert not np.array_equal(first[0], second[0]) or not np.array_equal(first[1], second[1])
+
+
+def test_classifier_transforms_in_training_only():
+    from dagan.evaluate import classifier
+    model = classifier((6, 6, 1), 3, widths=(2,), head_units=4, noise_std=0.2, flip=True)
+    names = [type(layer).__name__ for layer in model.layers]
+    assert "GaussianNoise" in names and "RandomFlip" in names
+    noise = next(layer for layer in model.layers if type(layer).__name__ == "GaussianNoise")
+    assert noise.stddev == pytest.approx(0.2)
+    x = np.random.default_rng(0).uniform(-1, 1, (8, 6, 6, 1)).astype("float32")
+    flag = np.ones((8, 1), "float32")
+    np.testing.assert_array_equal(model([x, flag], training=False).numpy(), model([x, flag], training=False).numpy())
+    flip = next(layer for layer in model.layers if type(layer).__name__ == "RandomFlip")
+    flipped = np.stack([flip(x, training=True).numpy() for _ in range(6)])
+    is_mirror = np.all(np.isclose(flipped, x[:, :, ::-1]), axis=(2, 3, 4))
+    is_same = np.all(np.isclose(flipped, x), axis=(2, 3, 4))
+    assert np.all(is_mirror | is_same) and is_mirror.any() and is_same.any()   # per image: as is or mirrored
 
 
 def test_gradient_penalty_by_hand():
@@ -117,7 +174,8 @@ def test_class_with_one_image_is_refused():
 
 def test_five_critic_steps_per_generator_step():
     config = dict(widths=[2, 2, 2, 2], generator_inner_layers=0, critic_inner_layers=0, z_dim=4, dropout=0.5,
-                  batch_renorm=True, critic_steps=5, gp_weight=10.0, gp_axes="sample", lr=1e-4, seed=0)
+                  critic_dropout=0.5, batch_renorm=True, critic_steps=5, gp_weight=10.0, gp_axes="sample",
+                  ms_lambda=0.0, ms_dropout="independent", lr=1e-4, seed=0)
     model = gan.build(config, (8, 8, 1))()
     images, labels = class_images([3, 3], shape=(8, 8, 1))
     batch = next(iter(gan.pair_dataset(images, labels, 2, steps_per_epoch=1)))
@@ -177,10 +235,23 @@ def test_smoke_train_and_evaluate(smoke_run):
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["classes"] == [4, 6] and set(metrics["results"]) == {"1", "2"}
     assert len(metrics["results"]["1"]["with"]) == 2
-    assert metrics["generator_variety"]["sources"] == 2 * 2 and metrics["generator_variety"]["pixel_std_over_z"] >= 0
+    assert metrics["config"]["design"] == "redraw"
+    assert {"confidence", "confidence_two_sided"} <= set(metrics["results"]["1"])
+    spread = metrics["generator_variety"]
+    assert (spread["sources"], spread["draws"]) == (2 * 6, 8)     # every image of the 2 held-out classes
+    assert metrics["variety_ratio"] == pytest.approx(metrics["variety_within"] / metrics["variety_between"])
+    assert (run_dir / "variety.png").exists()
     rows = json.loads((run_dir / "headline.json").read_text())
-    assert {r["paper"] for r in rows} == {"DAGAN"} and len(rows) == 4
+    assert {r["paper"] for r in rows} == {"DAGAN"} and len(rows) == 4 + 1
     assert rows[0]["paper_value"] == pytest.approx(0.192)
+    assert rows[-1]["metric"].startswith("variety ratio") and rows[-1]["value"] == metrics["variety_ratio"]
+    paired = run("dagan.evaluate", run_dir, "--profile", "smoke", "--val-per-class", 2, "--shots", "1",
+                 "--repeats", 2, "--design", "paired", "--no-flip", "--noise-std", 0, "--variety-sources", 3,
+                 "--variety-draws", 2)
+    assert paired.returncode == 0, paired.stderr[-3000:]
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["config"]["design"] == "paired" and metrics["config"]["flip"] is False
+    assert (metrics["generator_variety"]["sources"], metrics["generator_variety"]["draws"]) == (3, 2)
 
 
 def test_k_larger_than_available_exits_2(smoke_run):
@@ -201,3 +272,14 @@ def test_missing_data_dir_exits_2(tmp_path):
     line = one_line_error(run("dagan.train", "--profile", "smoke", "--data-dir", tmp_path / "nowhere",
                               "--out", tmp_path / "out"))
     assert "does not exist" in line
+
+
+@pytest.mark.parametrize("flag,value", [("--design", "both"), ("--noise-std", "-0.1"), ("--noise-std", "nan"),
+                                        ("--variety-sources", "1"), ("--variety-draws", "1")])
+def test_bad_evaluate_flags_exit_2(flag, value, capsys, tmp_path):
+    from dagan import evaluate
+    with pytest.raises(SystemExit) as exit_:
+        evaluate.main([str(tmp_path), flag, value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and flag in err[0] and "Traceback" not in err[0]

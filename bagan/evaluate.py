@@ -267,7 +267,7 @@ def main(argv=None):
     cli.write_json_atomic(run_dir / f"metrics{suffix}.json", metrics)
     (run_dir / f"metrics{suffix}.md").write_text(markdown(metrics))
     if args.phase == "gan":
-        cli.write_json_atomic(run_dir / "headline.json", headline(config, metrics))
+        cli.write_headline(run_dir, headline(config, metrics))
     print(markdown(metrics))
     return metrics
 

@@ -144,7 +144,7 @@ def main(argv=None):
         metrics["images_per_second"] = [json.loads(t.read_text())["images_per_second"] for t in timings]
     cli.write_json_atomic(run_dir / "metrics.json", metrics)
     (run_dir / "metrics.md").write_text(markdown(metrics))
-    cli.write_json_atomic(run_dir / "headline.json", headline(config, metrics))
+    cli.write_headline(run_dir, headline(config, metrics))
     print(markdown(metrics))
     return metrics
 

@@ -397,7 +397,7 @@ def write_summary(run_dir, config, results, gen_info, speed):
     for m, t in speed.items():
         rows.append({"paper": "CGAN/InfoGAN", "metric": f"{m} training throughput (images/s)", "paper_value": None,
                      "value": t["images_per_s"], "notes": "wall clock of fit incl. tracing and checkpoints"})
-    cli.write_json_atomic(run_dir / "headline.json", rows)
+    cli.write_headline(run_dir, rows)
 
 
 def write_seed_summary(run_dir, config, by_seed):

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import shutil
 import socket
 import sys
@@ -125,6 +126,20 @@ def config_differences(old, new):
     old, new = defining(old), defining(new)
     keys = set(old) | set(new)
     return {k: (old.get(k), new.get(k)) for k in sorted(keys) if old.get(k) != new.get(k)}
+
+
+def command_line():
+    """This process's command as a user would type it again: `python -m package.module ARGS`."""
+    main_module = sys.modules.get("__main__")
+    spec = getattr(main_module, "__spec__", None)
+    head = ["python", "-m", spec.name] if spec and spec.name != "__main__" else ["python", sys.argv[0]]
+    return shlex.join(head + sys.argv[1:])
+
+
+def write_headline(run_dir, rows):
+    """RUN_DIR/headline.json: the evaluation's figures for the scoreboard (common.summary), each
+    {paper, metric, paper_value, value, notes[, target, seeds]} with the command that made it."""
+    write_json_atomic(Path(run_dir) / "headline.json", [dict(row, command=command_line()) for row in rows])
 
 
 def read_json(path, what="file"):
@@ -259,7 +274,7 @@ def prepare_run_dir(run_dir, config):
         run_dir.mkdir(parents=True)
         lock_run_dir(run_dir)
     record = {"config": config, "versions": versions(), "seed": config.get("seed"),
-              "written": time.strftime("%Y-%m-%d %H:%M:%S")}
+              "command": command_line(), "written": time.strftime("%Y-%m-%d %H:%M:%S")}
     write_json_atomic(config_path, record)
     return run_dir
 

@@ -1,10 +1,14 @@
-"""Collect every package's headline numbers into RESULTS_DIR/summary.md and summary.csv.
+"""Collect every package's headline numbers into RESULTS_DIR/summary.md and summary.csv, and into
+the project's scoreboard.
 
-    python -m common.summary RESULTS_DIR
+    python -m common.summary RESULTS_DIR [--scoreboard docs/scoreboard.csv [--page docs/RESULTS.md]]
 
-Reads RESULTS_DIR/<pkg>/status.json (written by run_all.sh) and every
-RESULTS_DIR/<pkg>/<run>/headline.json (a list of {paper, metric, paper_value, value, notes}); writes
-one row per headline metric, and one status row for a package without any.
+Reads RESULTS_DIR/<pkg>/status.json (written by run_all.sh) and every headline.json below
+RESULTS_DIR/<pkg>/ (a list of {paper, metric, paper_value, value, notes[, target, seeds, command]},
+written by each evaluate.py); writes one row per headline metric, and one status row for a package
+without any. With --scoreboard, each headline row also replaces the scoreboard row of the same
+package, claim and profile (other rows stay: the scoreboard keeps what earlier runs measured), and
+--page renders the scoreboard into the page between its two scoreboard markers.
 """
 import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -19,7 +23,10 @@ from common.cli import ArgumentParser, main  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
 COLUMNS = ["package", "paper", "metric", "paper_value", "value", "profile", "seed", "wall_time_s",
-           "status", "run_dir", "notes"]
+           "status", "run_dir", "notes", "target", "seeds", "command"]
+SCOREBOARD = ["package", "claim", "paper", "ours", "target", "met", "profile", "seeds", "command"]
+MARKERS = ("<!-- scoreboard: written by python -m common.summary; do not edit by hand -->",
+           "<!-- end of scoreboard -->")
 HEADLINE = "headline.json"
 STATUS = "status.json"
 
@@ -50,11 +57,80 @@ def collect(results_dir):
                 raise UserError(f"{path} must hold a JSON list of {{paper, metric, paper_value, value, notes}}")
             for entry in entries:
                 rows.append({**base, **{k: entry.get(k) for k in ("paper", "metric", "paper_value", "value",
-                                                                   "notes")},
-                             "run_dir": str(path.parent.relative_to(results_dir))})
+                                                                   "notes", "target", "seeds", "command")},
+                             "run_dir": str(path.parent.relative_to(results_dir)),
+                             "profile": _run_profile(path.parent) or base["profile"]})
         if not headlines and (status or any(pkg_dir.iterdir())):
             rows.append({**base, "run_dir": None})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _run_profile(run_dir):
+    """The profile a run was trained under (its config.json, or its parent's for a sub-run)."""
+    for folder in (run_dir, run_dir.parent):
+        path = folder / "config.json"
+        if path.exists():
+            return _read_json(path, "run configuration").get("config", {}).get("profile")
+    return None
+
+
+def met(ours, target):
+    """Whether `ours` meets a target written as '>= 0.95', '<= 0.40', '> 0' or '< 1'; None when
+    there is no numeric target or value."""
+    import re
+    found = re.fullmatch(r"\s*(>=|<=|>|<)\s*([-+0-9.eE]+)\s*", str(target or ""))
+    try:
+        ours = float(ours)
+    except (TypeError, ValueError):
+        return None
+    if not found or math.isnan(ours):
+        return None
+    op, bound = found.group(1), float(found.group(2))
+    return {">=": ours >= bound, "<=": ours <= bound, ">": ours > bound, "<": ours < bound}[op]
+
+
+def scoreboard_rows(table):
+    rows = table[table["metric"].notna()]
+    return pd.DataFrame({
+        "package": rows["package"], "claim": rows["metric"], "paper": rows["paper_value"],
+        "ours": rows["value"], "target": rows["target"],
+        "met": [met(o, t) for o, t in zip(rows["value"], rows["target"])], "profile": rows["profile"],
+        "seeds": [s if s is not None and s == s else seed for s, seed in zip(rows["seeds"], rows["seed"])],
+        "command": rows["command"]}, columns=SCOREBOARD)
+
+
+def update_scoreboard(path, table):
+    """Replace the rows of `path` that the runs in `table` measured again; keep the others."""
+    path = Path(path)
+    new = scoreboard_rows(table)
+    if path.exists():
+        old = pd.read_csv(path)
+        if list(old.columns) != SCOREBOARD:
+            raise UserError(f"{path} is not a scoreboard (columns {', '.join(SCOREBOARD)})")
+        key = ["package", "claim", "profile"]
+        fresh = set(map(tuple, new[key].astype(str).to_numpy()))
+        old = old[[tuple(r) not in fresh for r in old[key].astype(str).to_numpy()]]
+        new = pd.concat([old, new], ignore_index=True) if len(old) else new
+    new = new.sort_values(["package", "claim"], kind="stable")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    new.to_csv(path, index=False)
+    return new
+
+
+def render_page(scoreboard, page):
+    """Put the scoreboard's table into `page` between MARKERS (added at the top when missing)."""
+    board = pd.read_csv(scoreboard)
+    board["met"] = board["met"].map({True: "yes", False: "**no**"}).fillna("")
+    block = f"{MARKERS[0]}\n{to_markdown(board)}{MARKERS[1]}"
+    page = Path(page)
+    text = page.read_text() if page.exists() else "# Measured results\n"
+    if MARKERS[0] in text and MARKERS[1] in text:
+        head, rest = text.split(MARKERS[0], 1)
+        text = head + block + rest.split(MARKERS[1], 1)[1]
+    else:
+        title, _, body = text.partition("\n")
+        text = f"{title}\n\n{block}\n{body}"
+    page.write_text(text)
 
 
 def _cell(value):
@@ -88,9 +164,19 @@ def write_summary(results_dir):
 def cli(argv=None):
     parser = ArgumentParser(prog="python -m common.summary", description=__doc__.split("\n\n")[0])
     parser.add_argument("results_dir", help="the results folder run_all.sh wrote (one sub-folder per package)")
+    parser.add_argument("--scoreboard", default=None, help="also update this scoreboard CSV (docs/scoreboard.csv)")
+    parser.add_argument("--page", default=None, help="and render it into this page (docs/RESULTS.md)")
     args = parser.parse_args(argv)
+    if args.page and not args.scoreboard:
+        parser.error("--page needs --scoreboard")
     table = write_summary(args.results_dir)
     print(f"{len(table)} rows -> {Path(args.results_dir) / 'summary.md'} and summary.csv")
+    if args.scoreboard:
+        board = update_scoreboard(args.scoreboard, table)
+        print(f"{len(board)} rows -> {args.scoreboard}")
+        if args.page:
+            render_page(args.scoreboard, args.page)
+            print(f"scoreboard rendered into {args.page}")
 
 
 if __name__ == "__main__":

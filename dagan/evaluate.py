@@ -470,7 +470,7 @@ def main(argv=None):
                            f"{spread['sources']} held-out sources x {spread['draws']} z",
                  "paper_value": None, "value": spread["ratio"],
                  "notes": f"within {spread['within']:.4f}, between {spread['between']:.4f}; 0 = G ignores z"})
-    cli.write_json_atomic(run_dir / "headline.json", rows)
+    cli.write_headline(run_dir, rows)
     return results
 
 

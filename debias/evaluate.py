@@ -130,7 +130,7 @@ def main(argv=None):
     notes = (f"profile {config['profile']}, seed {config['seed']}, {config['backbone']} classifier"
              + (f", generator {record['generator']['source']}" if record["generator"] else "")
              + "; paper value = the paper's category mean")
-    cli.write_json_atomic(out / "headline.json", headline(results, config, paper, notes))
+    cli.write_headline(out, headline(results, config, paper, notes))
     print(text)
     if svm:
         print(f"SVM accuracy on held-out latents: {config['attribute']} {svm['target']['heldout']:.3f}, "

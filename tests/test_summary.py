@@ -51,3 +51,38 @@ def test_summary_cli_errors_are_one_line(tmp_path):
     with pytest.raises(UserError, match="headline.json") as e:
         summary.collect(tmp_path)
     assert "\n" not in str(e.value)
+
+
+def test_met_reads_the_target():
+    assert summary.met(0.96, ">= 0.95") is True and summary.met(0.41, "<= 0.40") is False
+    assert summary.met(0.1, "> 0") is True and summary.met(None, ">= 1") is None
+    assert summary.met(0.5, "") is None and summary.met(0.5, "as the paper") is None
+
+
+def test_scoreboard_keeps_other_rows_replaces_remeasured_ones_and_renders_the_page(tmp_path):
+    results, docs = tmp_path / "results", tmp_path / "docs"
+    _status(results / "bagan", "bagan", "ok")
+    run = results / "bagan" / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"config": {"profile": "quick"}}))
+    headline = [{"paper": "BAGAN", "metric": "SSIM of generated pairs", "paper_value": 0.317, "value": 0.35,
+                 "target": "<= 0.40", "seeds": "0,1", "command": "python -m bagan.evaluate run"}]
+    (run / "headline.json").write_text(json.dumps(headline))
+    docs.mkdir()
+    pd.DataFrame([["dagan", "gain at k = 1", 2.8, 1.0, ">= 2.8", False, "quick", "0", "python -m dagan.evaluate r"],
+                  ["bagan", "SSIM of generated pairs", 0.317, 0.8, "<= 0.40", False, "quick", "0", "old"]],
+                 columns=summary.SCOREBOARD).to_csv(docs / "scoreboard.csv", index=False)
+    (docs / "RESULTS.md").write_text("# Measured results\n\nHand-written sections.\n")
+    args = [str(results), "--scoreboard", str(docs / "scoreboard.csv"), "--page", str(docs / "RESULTS.md")]
+    for _ in range(2):                        # a second run replaces its rows, it does not add them again
+        summary.cli(args)
+    board = pd.read_csv(docs / "scoreboard.csv")
+    assert list(board.columns) == summary.SCOREBOARD and len(board) == 2
+    bagan = board[board["package"] == "bagan"].iloc[0]
+    assert bagan["ours"] == 0.35 and bool(bagan["met"]) and bagan["seeds"] == "0,1"
+    assert bagan["command"] == "python -m bagan.evaluate run" and bagan["profile"] == "quick"
+    assert board[board["package"] == "dagan"].iloc[0]["ours"] == 1.0         # not re-measured: kept
+    page = (docs / "RESULTS.md").read_text()
+    assert page.startswith("# Measured results\n\n" + summary.MARKERS[0]) and page.count(summary.MARKERS[0]) == 1
+    assert "| bagan | SSIM of generated pairs | 0.317 | 0.35 | <= 0.40 | yes |" in page
+    assert "| dagan | gain at k = 1 | 2.8 | 1 | >= 2.8 | **no** |" in page and "Hand-written sections." in page

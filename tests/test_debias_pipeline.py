@@ -41,6 +41,8 @@ def test_smoke_pipeline(tmp_path):
     np.testing.assert_allclose(pairs["z_flip"][inside] @ w_g + b_g, -(z[inside] @ w_g + b_g), atol=1e-5)
     assert planes["clipping"]["clipped"] is True
     assert planes["clipping"]["fraction_latents_clipped"] == pytest.approx(1 - inside.mean())
+    kept = np.mean((z @ w_a + b_a > 0) == (pairs["z_flip"] @ w_a + b_a > 0))
+    assert planes["clipping"]["target_side_kept"] == pytest.approx(kept, abs=1 / len(z))   # float32 z' on disk
     labelling = json.loads((exp / "fake" / "labels.json").read_text())
     assert labelling["target"]["rule"] == "median" and labelling["target"]["fallback"] is None
     assert np.load(exp / "fake" / "flip.npz")["images"].shape == (32, 16, 16, 3)

@@ -90,6 +90,18 @@ class BEGAN(GAN):
         self.window_sum = self.add_weight(name="window_sum", initializer="zeros", **state)
         self.window_count = self.add_weight(name="window_count", initializer="zeros", **state)
 
+    def load_own_variables(self, store):
+        """Checkpoints written before the window rule hold 3 own variables (k_t, the best epoch mean
+        of M, the stalled-epoch count): load them into k_t, best_measure and stalled_windows and start
+        an empty window, so that those runs' generators stay usable (de-biasing, generate)."""
+        if len(store.keys()) == 3:
+            for i, variable in enumerate((self.k, self.best_measure, self.stalled_windows)):
+                variable.assign(store[str(i)])
+            self.window_sum.assign(0.0)
+            self.window_count.assign(0.0)
+            return
+        super().load_own_variables(store)
+
     def reconstruct(self, images, training=False):
         return self.discriminator(images, training=training)
 

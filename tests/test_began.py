@@ -255,3 +255,16 @@ def test_celeba_images_load_at_32(tmp_path):
         pytest.skip(f"CelebA subset not found under {data}")
     images = train.load_images(tiny_config(image_size=32), data, split="test")
     assert images.shape == (660, 32, 32, 3) and images.dtype == np.uint8
+
+
+def test_checkpoints_from_before_the_window_rule_still_load():
+    """Those held 3 own variables (k_t, best epoch mean of M, stalled epochs): they load, with an
+    empty window, so older runs' generators stay usable."""
+    model = compiled(lr_decay="plateau")
+    model.window_sum.assign(5.0)
+    model.window_count.assign(2.0)
+    model.load_own_variables({"0": np.float32(0.3), "1": np.float32(0.7), "2": np.float32(1.0)})
+    assert [float(v) for v in (model.k, model.best_measure, model.stalled_windows, model.window_sum,
+                               model.window_count)] == pytest.approx([0.3, 0.7, 1.0, 0.0, 0.0])
+    with pytest.raises(ValueError):
+        model.load_own_variables({"0": np.float32(0.3), "1": np.float32(0.7)})

@@ -68,6 +68,7 @@ def test_smoke_pipeline(tmp_path):
     rows = json.loads((exp / "headline.json").read_text())
     assert len(rows) == 8 and {r["paper"] for r in rows} == {"GAN de-biasing"}
     assert "| baseline |" in (exp / "metrics.md").read_text()
+    assert "KL original (down)" in (exp / "metrics.md").read_text()     # the paper's KL beside ours
     assert "| gan-debiased - baseline, paired |" in (exp / "metrics.md").read_text()
     assert set(metrics["test_difference"]) == {"AP", "DEO", "BA"}
     timing = json.loads((exp / "timing.json").read_text())

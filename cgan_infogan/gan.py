@@ -83,15 +83,18 @@ class CGAN(GAN):
 
 class InfoGAN(GAN):
     """cat_weight, cont_weight: weights of the categorical CE and the continuous NLL; info_in_d: the
-    info term is also in D's loss and the Q head is trained by D's optimizer (official), else by
-    G's (kalpak92); fixed_std: Q's continuous codes have std 1 (official)."""
+    info term is also in D's loss, so it trains the shared trunk (official); q_with: which
+    optimizer trains the Q head, "d" (official: built in D's scope) or "g" (kalpak92); fixed_std:
+    Q's continuous codes have std 1 (official)."""
     loss_names = ("d_loss", "g_loss", "info_cat", "info_cont")
 
-    def __init__(self, seed=0, cat_weight=1.0, cont_weight=INFO_WEIGHT, info_in_d=False, fixed_std=False,
-                 **kwargs):
+    def __init__(self, seed=0, cat_weight=1.0, cont_weight=INFO_WEIGHT, info_in_d=False, q_with="g",
+                 fixed_std=False, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.cat_weight, self.cont_weight = float(cat_weight), float(cont_weight)
-        self.info_in_d, self.fixed_std = bool(info_in_d), bool(fixed_std)
+        if q_with not in ("d", "g"):
+            raise ValueError(f"q_with must be 'd' or 'g', not {q_with!r}")
+        self.info_in_d, self.q_with, self.fixed_std = bool(info_in_d), q_with, bool(fixed_std)
         self.generator = models.infogan_generator()
         self.discriminator = models.infogan_discriminator()
 
@@ -103,11 +106,11 @@ class InfoGAN(GAN):
     def discriminator_variables(self):
         own = (self.discriminator.get_layer("trunk").trainable_variables
                + self.discriminator.get_layer("d_head").trainable_variables)
-        return own + self.q_head.trainable_variables if self.info_in_d else own
+        return own + self.q_head.trainable_variables if self.q_with == "d" else own
 
     @property
     def generator_variables(self):
-        return self.generator.trainable_variables + ([] if self.info_in_d else self.q_head.trainable_variables)
+        return self.generator.trainable_variables + (self.q_head.trainable_variables if self.q_with == "g" else [])
 
     def info_loss(self, logits, index, mu, log_var, cont):
         """Per-example weighted info term and its two parts (CE, NLL)."""
@@ -171,7 +174,7 @@ class InfoGAN(GAN):
 def build(model, seed=0, lr=2e-4, jit_compile=False, variant=None):
     """A function that returns the compiled GAN `model` ("cgan" or "infogan") with the original's
     optimizers (for common.training.train). InfoGAN: `variant` is a row of train.INFOGAN_VARIANTS
-    (d_lr, g_lr, cat_weight, cont_weight, info_in_d, fixed_std); None = kalpak92 with both rates `lr`."""
+    (d_lr, g_lr, cat_weight, cont_weight, info_in_d, q_with, fixed_std); None = kalpak92 with both rates `lr`."""
     def make():
         if model == "cgan":
             gan = CGAN(seed=seed)
@@ -179,7 +182,8 @@ def build(model, seed=0, lr=2e-4, jit_compile=False, variant=None):
         else:
             v = variant or dict(d_lr=lr, g_lr=lr)
             gan = InfoGAN(seed=seed, cat_weight=v.get("cat_weight", 1.0), cont_weight=v.get("cont_weight", INFO_WEIGHT),
-                          info_in_d=v.get("info_in_d", False), fixed_std=v.get("fixed_std", False))
+                          info_in_d=v.get("info_in_d", False), q_with=v.get("q_with", "g"),
+                          fixed_std=v.get("fixed_std", False))
             opts = dict(d_optimizer=keras.optimizers.Adam(v["d_lr"], beta_1=0.5),
                         g_optimizer=keras.optimizers.Adam(v["g_lr"], beta_1=0.5))
         gan.compile(**opts, jit_compile=jit_compile)

@@ -37,10 +37,13 @@ PROFILES = {
 #     only, Q head trained with G, learned variance of the continuous codes.
 #   official: openai/InfoGAN (run_mnist_exp.py: generator_learning_rate 1e-3, discriminator 2e-4,
 #     info_reg_coeff 1.0; infogan_trainer.py subtracts the MI estimate from both losses; the Q head is
-#     built in the d_net scope, so D's optimizer trains it; Uniform(1, fix_std=True) codes).
+#     built in the d_net scope, so D's optimizer (2e-4) trains it, not G's (1e-3): q_with "d";
+#     Uniform(1, fix_std=True) codes).
 INFOGAN_VARIANTS = {
-    "kalpak92": dict(d_lr=2e-4, g_lr=2e-4, cat_weight=1.0, cont_weight=0.1, info_in_d=False, fixed_std=False),
-    "official": dict(d_lr=2e-4, g_lr=1e-3, cat_weight=1.0, cont_weight=1.0, info_in_d=True, fixed_std=True),
+    "kalpak92": dict(d_lr=2e-4, g_lr=2e-4, cat_weight=1.0, cont_weight=0.1, info_in_d=False, q_with="g",
+                     fixed_std=False),
+    "official": dict(d_lr=2e-4, g_lr=1e-3, cat_weight=1.0, cont_weight=1.0, info_in_d=True, q_with="d",
+                     fixed_std=True),
 }
 MAPPING_CSV = "mapping.csv"
 

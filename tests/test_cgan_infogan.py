@@ -251,6 +251,12 @@ def test_official_variant_trains_trunk_and_q_with_d():
         assert moved == q_in_d
     logs = official.train_step(tf.random.uniform((4, 28, 28, 1), -1, 1, seed=2))
     assert all(np.isfinite(float(v)) for v in logs.values())
+    # the two switches are separate: MI in D's loss (moves the trunk) with the Q head left to G
+    mixed = gan.InfoGAN(info_in_d=True, q_with="g")
+    q = {id(v) for v in mixed.q_head.trainable_variables}
+    assert q <= {id(v) for v in mixed.generator_variables} and not q & {id(v) for v in mixed.discriminator_variables}
+    with pytest.raises(ValueError, match="q_with"):
+        gan.InfoGAN(q_with="both")
 
 
 def test_code_range_sweeps():

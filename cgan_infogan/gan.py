@@ -103,14 +103,21 @@ class InfoGAN(GAN):
         return self.discriminator.get_layer("q_head")
 
     @property
+    def q_variables(self):
+        """The Q head's trainable variables; with fixed_std its log-variance output is unused and
+        left out (no gradient would reach it)."""
+        skip = {id(v) for v in self.q_head.get_layer("log_var").trainable_variables} if self.fixed_std else set()
+        return [v for v in self.q_head.trainable_variables if id(v) not in skip]
+
+    @property
     def discriminator_variables(self):
         own = (self.discriminator.get_layer("trunk").trainable_variables
                + self.discriminator.get_layer("d_head").trainable_variables)
-        return own + self.q_head.trainable_variables if self.q_with == "d" else own
+        return own + self.q_variables if self.q_with == "d" else own
 
     @property
     def generator_variables(self):
-        return self.generator.trainable_variables + (self.q_head.trainable_variables if self.q_with == "g" else [])
+        return self.generator.trainable_variables + (self.q_variables if self.q_with == "g" else [])
 
     def info_loss(self, logits, index, mu, log_var, cont):
         """Per-example weighted info term and its two parts (CE, NLL)."""

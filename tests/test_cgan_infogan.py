@@ -238,22 +238,24 @@ def test_official_variant_trains_trunk_and_q_with_d():
     assert float(official.d_optimizer.learning_rate) == pytest.approx(2e-4)
     assert float(official.g_optimizer.learning_rate) == pytest.approx(1e-3)
     assert float(kalpak.g_optimizer.learning_rate) == pytest.approx(2e-4)
+    unused = {id(v) for v in official.q_head.get_layer("log_var").trainable_variables}   # fixed std 1
+    assert len(unused) == 2 and not unused & {id(v) for v in official.discriminator_variables + official.generator_variables}
     for model, q_in_d in ((official, True), (kalpak, False)):
-        q = {id(v) for v in model.q_head.trainable_variables}
+        q = {id(v) for v in model.q_variables}
         assert (q <= {id(v) for v in model.discriminator_variables}) == q_in_d
         assert (q <= {id(v) for v in model.generator_variables}) != q_in_d
         z, index, cont = model.sample_codes(4)
         real = tf.random.uniform((4, 28, 28, 1), -1, 1, seed=1)
         with tf.GradientTape() as tape:
             d_loss = model.losses_for(real, z, index, cont)[0]
-        grads = tape.gradient(d_loss, model.q_head.trainable_variables)
+        grads = tape.gradient(d_loss, model.q_variables)
         moved = any(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
         assert moved == q_in_d
     logs = official.train_step(tf.random.uniform((4, 28, 28, 1), -1, 1, seed=2))
     assert all(np.isfinite(float(v)) for v in logs.values())
     # the two switches are separate: MI in D's loss (moves the trunk) with the Q head left to G
     mixed = gan.InfoGAN(info_in_d=True, q_with="g")
-    q = {id(v) for v in mixed.q_head.trainable_variables}
+    q = {id(v) for v in mixed.q_variables}
     assert q <= {id(v) for v in mixed.generator_variables} and not q & {id(v) for v in mixed.discriminator_variables}
     with pytest.raises(ValueError, match="q_with"):
         gan.InfoGAN(q_with="both")

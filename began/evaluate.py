@@ -1,4 +1,4 @@
-"""Evaluate a BEGAN run: M and k_t over training, a sample grid, FID/KID against held-out real images.
+"""Evaluate a BEGAN run: M and k_t over training, a sample grid, FID beside KID against held-out real images.
 
     python -m began.evaluate results/began/celeba_32px_quick_seed0 --profile quick --data-dir ../shared/data
 
@@ -79,6 +79,15 @@ def fid(config, model, data_dir, n, seed):
     return dict(fid_kid(real, fake, data_dir=data_dir), fid_count=n)
 
 
+def fid_kid_record(scores):
+    """FID beside KID, with both image counts and KID's subsets: FID on a few hundred images is
+    biased upwards by the sample size (REFERENCE 7), KID is unbiased, so runs compare by KID."""
+    return {"fid": float(scores["fid"]), "kid_mean": float(scores["kid_mean"]),
+            "kid_std": float(scores["kid_std"]), "fid_count": int(scores["fid_count"]),
+            "n_real": int(scores["n_real"]), "n_fake": int(scores["n_fake"]),
+            "kid_subsets": scores["kid_subsets"], "kid_subset_size": scores["kid_subset_size"]}
+
+
 def headline(config, metrics):
     data = "CelebA 6k subset" if config["dataset"] == "celeba" else Path(config["dataset"]).name
     setting = f"{config['image_size']}px, n={config['num_filters']}, {metrics['epochs']} epochs"
@@ -90,15 +99,21 @@ def headline(config, metrics):
         held = "test split" if config["dataset"] == "celeba" else "training images"
         rows.append({"paper": "BEGAN", "metric": f"FID vs held-out real ({data} {held}, {setting})",
                      "paper_value": None, "value": round(metrics["fid"], 2),
-                     "notes": f"{metrics['fid_count']} images each; the paper reports IS 5.62 on "
-                              "CIFAR-10, no FID"})
+                     "notes": f"{metrics['n_real']} real vs {metrics['n_fake']} generated images (FID is "
+                              "biased upwards at this size: compare runs by KID); the paper reports IS "
+                              "5.62 on CIFAR-10, no FID"})
+        rows.append({"paper": "BEGAN", "metric": f"KID x 1000 vs held-out real ({data} {held}, {setting})",
+                     "paper_value": None, "value": round(1000 * metrics["kid_mean"], 3),
+                     "notes": f"{metrics['n_real']} real vs {metrics['n_fake']} generated images; "
+                              f"+- {1000 * metrics['kid_std']:.3f} over {metrics['kid_subsets']} subsets of "
+                              f"{metrics['kid_subset_size']}; unbiased in the sample size"})
     return rows
 
 
 def markdown(metrics):
     lines = ["| quantity | value |", "|---|---|"]
     for key in ("epochs", "steps", "first_epoch_mean_M", "last_epoch_mean_M", "M_reduction",
-                "fid", "kid_mean", "kid_std", "fid_count"):
+                "fid", "kid_mean", "kid_std", "n_real", "n_fake", "kid_subsets", "kid_subset_size"):
         value = metrics.get(key)
         if value is not None:
             lines.append(f"| {key} | {value:.4f} |" if isinstance(value, float) else f"| {key} | {value} |")
@@ -137,8 +152,9 @@ def main(argv=None):
                                "FID unavailable: common.metrics.fid is not installed")
         print(metrics["fid_note"])
     else:
-        metrics.update(fid=float(scores["fid"]), kid_mean=float(scores["kid_mean"]),
-                       kid_std=float(scores["kid_std"]), fid_count=scores["fid_count"])
+        metrics.update(fid_kid_record(scores))
+        print(f"FID {metrics['fid']:.2f}, KID {metrics['kid_mean']:.5f} +- {metrics['kid_std']:.5f} "
+              f"({metrics['n_real']} real vs {metrics['n_fake']} generated images)")
     timings = sorted(run_dir.glob("timing_epochs_*.json"))
     if timings:
         metrics["images_per_second"] = [json.loads(t.read_text())["images_per_second"] for t in timings]

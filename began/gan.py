@@ -5,9 +5,14 @@
     k_{t+1} = clip(k_t + lambda_k (gamma L(x) - L(G(z_G))), 0, 1)
     M       = L(x) + |gamma L(x) - L(G(z_G))|
 
-D and G are updated simultaneously from the same forward pass (carpedm20), k after both. k_t, the
-learning rate and the state of the "halve when M stalls" rule are model variables, so a checkpoint
-holds all of them and a resumed run continues exactly.
+D and G are updated simultaneously from the same forward pass (carpedm20), k after both.
+
+Learning rate (REFERENCE 4c, 7): "step" (default) is carpedm20's trainer.py, lr = max(lr0 / 2^floor(t /
+lr_step), floor) with t the number of updates already applied; it is a LearningRateSchedule on BOTH
+optimizers, a pure function of the optimizer's `iterations`, so a restored checkpoint continues it.
+"plateau" (an option; the paper's words, carpedm20's commented-out code) halves both rates when the
+mean of M over a window of `lr_window` steps has not fallen by a relative `min_delta` for `patience`
+windows; its state (k_t too) is model variables, so a checkpoint holds it.
 """
 import math
 
@@ -17,7 +22,30 @@ import tensorflow as tf
 from began import models
 from common.gan import GAN
 
-LR_DECAYS = ("plateau", "step", "none")
+LR_DECAYS = ("step", "plateau", "none")
+
+
+@keras.saving.register_keras_serializable(package="began")
+class HalvingSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """carpedm20's step rule: the rate halves after every `every` updates and never falls below
+    `floor` (lr_lower_boundary). `step` is the number of updates already applied (Keras passes the
+    optimizer's iterations), so steps 0 .. every-1 run at `initial`, as carpedm20 halves after its
+    update of step every-1."""
+
+    def __init__(self, initial, every, floor):
+        self.initial, self.every, self.floor = float(initial), int(every), float(floor)
+        if self.every < 1:
+            raise ValueError(f"every must be >= 1, not {every}")
+
+    def __call__(self, step):
+        halvings = tf.math.floordiv(tf.cast(step, tf.int64), self.every)
+        # 0.5 ** halvings underflows to 0 for huge halvings; the floor takes over long before.
+        decayed = self.initial * tf.pow(0.5, tf.cast(tf.minimum(halvings, 200), tf.float32))
+        # a start below the floor is kept as it is (halving never raises the rate)
+        return tf.maximum(decayed, min(self.floor, self.initial))
+
+    def get_config(self):
+        return {"initial": self.initial, "every": self.every, "floor": self.floor}
 
 
 def update_k(k, loss_real, loss_fake, gamma, lambda_k):
@@ -31,36 +59,48 @@ def convergence_measure(loss_real, loss_fake, gamma):
 
 
 class BEGAN(GAN):
-    """BEGAN with the paper's M-stall learning-rate rule or carpedm20's step rule.
+    """BEGAN with carpedm20's step schedule (default), the M-stall rule or a constant rate.
 
-    lr_decay: "plateau" halves both learning rates when the epoch mean of M has not improved by a
-    relative `min_delta` for `patience` epochs (needs `steps_per_epoch`); "step" halves them every
-    `lr_step` steps (carpedm20's lr_update_step); both stop at `lr_floor`. shared_z: one z serves
-    both losses (carpedm20, cheaper) instead of separate z_D and z_G (the paper).
+    lr_decay: "step" halves both learning rates every `lr_step` updates (HalvingSchedule); "plateau"
+    halves them when the mean M of a window of `lr_window` steps has not improved on the best window
+    by a relative `min_delta` for `patience` windows; both stop at `lr_floor`. shared_z: one z
+    serves both losses (carpedm20, cheaper) instead of separate z_D and z_G (the paper).
     """
     loss_names = ("d_loss", "g_loss", "loss_real", "loss_fake", "measure")
 
     def __init__(self, image_size=64, num_filters=128, hidden=64, channels=3, gamma=0.5,
-                 lambda_k=0.001, lr_decay="plateau", patience=3, min_delta=0.01, lr_step=100000,
-                 lr_floor=2e-5, steps_per_epoch=None, shared_z=False, seed=None, **kwargs):
+                 lambda_k=0.001, lr_decay="step", patience=1, min_delta=0.01, lr_step=100000,
+                 lr_floor=2e-5, lr_window=100000, shared_z=False, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         if lr_decay not in LR_DECAYS:
             raise ValueError(f"lr_decay must be one of {LR_DECAYS}, not {lr_decay!r}")
-        if lr_decay == "plateau" and not steps_per_epoch:
-            raise ValueError("the plateau rule needs steps_per_epoch to know where an epoch ends")
         self.hidden, self.gamma, self.lambda_k = hidden, float(gamma), float(lambda_k)
         self.lr_decay, self.patience, self.min_delta = lr_decay, int(patience), float(min_delta)
-        self.lr_step, self.lr_floor = int(lr_step), float(lr_floor)
-        self.steps_per_epoch, self.shared_z = steps_per_epoch, shared_z
+        self.lr_step, self.lr_floor, self.lr_window = int(lr_step), float(lr_floor), int(lr_window)
+        self.shared_z = shared_z
         self.generator = models.generator(image_size, num_filters, hidden, channels)
         self.discriminator = models.discriminator(image_size, num_filters, hidden, channels)
         # Checkpointed state (aggregation: every replica computes the same value from global means).
         state = dict(shape=(), trainable=False, aggregation="only_first_replica")
         self.k = self.add_weight(name="k_t", initializer="zeros", **state)
+        # the plateau rule's state: best window mean, windows without improvement, running sums
         self.best_measure = self.add_weight(name="best_measure",
                                             initializer=keras.initializers.Constant(math.inf), **state)
-        self.stalled_epochs = self.add_weight(name="stalled_epochs", initializer="zeros", **state)
-        self.measure_tracker = next(t for t in self.trackers if t.name == "measure")
+        self.stalled_windows = self.add_weight(name="stalled_windows", initializer="zeros", **state)
+        self.window_sum = self.add_weight(name="window_sum", initializer="zeros", **state)
+        self.window_count = self.add_weight(name="window_count", initializer="zeros", **state)
+
+    def load_own_variables(self, store):
+        """Checkpoints written before the window rule hold 3 own variables (k_t, the best epoch mean
+        of M, the stalled-epoch count): load them into k_t, best_measure and stalled_windows and start
+        an empty window, so that those runs' generators stay usable (de-biasing, generate)."""
+        if len(store.keys()) == 3:
+            for i, variable in enumerate((self.k, self.best_measure, self.stalled_windows)):
+                variable.assign(store[str(i)])
+            self.window_sum.assign(0.0)
+            self.window_count.assign(0.0)
+            return
+        super().load_own_variables(store)
 
     def reconstruct(self, images, training=False):
         return self.discriminator(images, training=training)
@@ -69,8 +109,16 @@ class BEGAN(GAN):
         """Per-example L1 autoencoder loss, as a mean over the global batch (see GAN.mean)."""
         return self.mean(tf.abs(images - self.reconstruct(images, training)))
 
+    def make_learning_rate(self, lr):
+        """What each optimizer is given: the step schedule, or a plain rate that the plateau rule
+        (or nothing) changes. One call per optimizer: both follow the same rule."""
+        if self.lr_decay == "step":
+            return HalvingSchedule(lr, self.lr_step, self.lr_floor)
+        return lr
+
     @property
     def learning_rate(self):
+        """The rate the next update will use (a schedule is evaluated at the current iterations)."""
         return self.d_optimizer.learning_rate
 
     def set_learning_rate(self, value):
@@ -78,33 +126,37 @@ class BEGAN(GAN):
         self.d_optimizer.learning_rate.assign(value)
         self.g_optimizer.learning_rate.assign(value)
 
-    def end_epoch(self, epoch_measure):
-        """The paper's rule: count the epochs whose mean M did not improve on the best by a relative
-        min_delta; after `patience` of them halve the learning rate (not below lr_floor) and start
-        counting again. Branch-free, so it runs inside the compiled train step. Returns True when
-        the rate was halved."""
-        m = tf.cast(epoch_measure, tf.float32)
+    def end_window(self, window_measure):
+        """The stall rule at the end of a window: count the windows whose mean M did not improve on
+        the best by a relative min_delta; after `patience` of them halve the learning rate (not
+        below lr_floor) and start counting again. Branch-free, so it runs inside the compiled train
+        step. Returns True when the rate was halved."""
+        m = tf.cast(window_measure, tf.float32)
         improved = m < self.best_measure * (1.0 - self.min_delta)
         self.best_measure.assign(tf.where(improved, m, self.best_measure))
-        stalled = tf.where(improved, 0.0, self.stalled_epochs + 1.0)
+        stalled = tf.where(improved, 0.0, self.stalled_windows + 1.0)
         fire = stalled >= self.patience
-        self.stalled_epochs.assign(tf.where(fire, 0.0, stalled))
+        self.stalled_windows.assign(tf.where(fire, 0.0, stalled))
         lr = tf.cast(self.learning_rate, tf.float32)
-        self.set_learning_rate(tf.where(fire, tf.maximum(lr * 0.5, self.lr_floor), lr))
+        self.set_learning_rate(tf.where(fire, tf.maximum(lr * 0.5, tf.minimum(self.lr_floor, lr)), lr))
         return fire
 
-    def _decay(self, steps_done):
-        """Applies the selected schedule once `steps_done` steps have been taken."""
-        if self.lr_decay == "step":
-            lr = tf.cast(self.learning_rate, tf.float32)
-            due = tf.equal(steps_done % self.lr_step, 0)
-            self.set_learning_rate(tf.where(due, tf.maximum(lr * 0.5, self.lr_floor), lr))
-        elif self.lr_decay == "plateau":
-            last_step = tf.equal(steps_done % self.steps_per_epoch, 0)
-            tf.cond(last_step, lambda: self.end_epoch(self.measure_tracker.result()),
-                    lambda: tf.constant(False))
+    def _plateau(self, measure, steps_done):
+        """Adds this step's M to the window; at a window's last step applies the stall rule."""
+        if self.lr_decay != "plateau":
+            return
+        self.window_sum.assign_add(tf.cast(measure, tf.float32))
+        self.window_count.assign_add(1.0)
+
+        def close():
+            fired = self.end_window(self.window_sum / self.window_count)
+            self.window_sum.assign(0.0)
+            self.window_count.assign(0.0)
+            return fired
+        tf.cond(tf.equal(steps_done % self.lr_window, 0), close, lambda: tf.constant(False))
 
     def train_step(self, real):
+        lr_used = tf.cast(self.learning_rate, tf.float32)     # the rate of this step's updates
         batch = tf.shape(real)[0]
         z_d = self.noise((batch, self.hidden), "uniform")
         z_g = z_d if self.shared_z else self.noise((batch, self.hidden), "uniform")
@@ -127,24 +179,27 @@ class BEGAN(GAN):
         self.k.assign(update_k(self.k, mean_real, mean_fake, self.gamma, self.lambda_k))
         logs = self.update(d_loss=d_loss, g_loss=g_loss, loss_real=loss_real, loss_fake=loss_fake_g,
                            measure=measure / context.num_replicas_in_sync)
-        self._decay(tf.cast(self.d_optimizer.iterations, tf.int64))   # read after this step's update
+        self._plateau(measure, tf.cast(self.d_optimizer.iterations, tf.int64))   # after this update
         # The trackers give epoch means (losses.csv); these raw values make the per-step log.
-        logs.update(k_t=tf.identity(self.k), lr=tf.cast(self.learning_rate, tf.float32),
+        logs.update(k_t=tf.identity(self.k), lr=lr_used,
                     step_loss_real=mean_real, step_loss_fake=mean_fake, step_measure=measure)
         return logs
 
 
-def build(config, steps_per_epoch, channels=3):
-    """A `build()` for common.training.train: the compiled BEGAN of a run's configuration."""
+def build(config, steps_per_epoch=None, channels=3):
+    """A `build()` for common.training.train: the compiled BEGAN of a run's configuration.
+    (steps_per_epoch is unused since the rules count steps; kept for callers.) Runs configured
+    before the step-based schedule lack lr_window: the window then equals lr_step."""
     def make():
         model = BEGAN(image_size=config["image_size"], num_filters=config["num_filters"],
                       hidden=config["hidden"], channels=channels, gamma=config["gamma"],
                       lambda_k=config["lambda_k"], lr_decay=config["lr_decay"],
-                      patience=config["lr_patience"],
-                      min_delta=config["lr_min_delta"], lr_step=config["lr_step"],
-                      lr_floor=config["lr_floor"], steps_per_epoch=steps_per_epoch,
+                      patience=config.get("lr_patience", 1), min_delta=config.get("lr_min_delta", 0.01),
+                      lr_step=config["lr_step"], lr_floor=config["lr_floor"],
+                      lr_window=config.get("lr_window") or config["lr_step"],
                       shared_z=config.get("shared_z", False), seed=config["seed"])
-        adam = lambda: keras.optimizers.Adam(config["lr"], beta_1=0.5, beta_2=0.999)  # noqa: E731
+        adam = lambda: keras.optimizers.Adam(model.make_learning_rate(config["lr"]),  # noqa: E731
+                                             beta_1=0.5, beta_2=0.999)
         model.compile(d_optimizer=adam(), g_optimizer=adam(), jit_compile=config.get("jit_compile", False),
                       run_eagerly=config.get("run_eagerly", False))
         return model

@@ -3,7 +3,7 @@
     python -m began.train --profile quick --data-dir ../shared/data --out results/began
     python -m began.train --dataset path/to/images --image-size 64 --gamma 0.7 --out results/began
 
-Writes RUN_DIR/config.json, checkpoints/ (k_t, learning rate and M-rule state included), losses.csv
+Writes RUN_DIR/config.json, checkpoints/ (k_t, optimizer steps and M-rule state included), losses.csv
 (epoch means), steps.csv (per step: L(x), L(G(z)), k_t, M, lr), samples/epoch_NNNN.png from a fixed
 z, and timing.json (training throughput). Running the same command again resumes.
 """
@@ -22,22 +22,28 @@ from common import cli, datasets  # noqa: E402
 from common.cli import bounded, positive_int  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
-SHARED = dict(dataset="celeba", gamma=0.5, lambda_k=0.001, lr=1e-4, lr_decay="plateau",
-              lr_min_delta=0.01, lr_step=100000, lr_floor=2e-5, max_images=None, shared_z=False)
+# Learning rate: carpedm20's step schedule by default (halve every lr_step updates, floor 2e-5).
+# carpedm20 halves every 100,000 of its 500,000 steps, i.e. after each fifth of the run; the stall
+# rule ("plateau") is an option whose window is as long as lr_step (carpedm20's commented-out rule
+# averaged M over lr_update_step steps), i.e. thousands of steps, never a 2-epoch window.
+SHARED = dict(dataset="celeba", gamma=0.5, lambda_k=0.001, lr=1e-4, lr_decay="step",
+              lr_min_delta=0.01, lr_patience=1, lr_step=100000, lr_window=100000, lr_floor=2e-5,
+              max_images=None, shared_z=False)
 PROFILES = {
-    # seconds: checks that everything runs
+    # seconds: checks that everything runs (halvings every 4 steps so that the schedule acts)
     "smoke": dict(SHARED, image_size=32, num_filters=8, hidden=16, batch_size=8, epochs=1,
-                  max_images=64, lr_patience=1),
+                  max_images=64, lr_step=4, lr_window=4),
     # ~40 min on an idle 2-core CPU (~75 images/s): 32x32 faces, the 4,560 training images of the
     # CelebA subset, n = 16, one z for both losses (carpedm20) to save a quarter of the work. 40
     # epochs, not 8: at 8 the samples are still one face (FID 223), at 40 they vary (FID 105), which
-    # the de-biasing pipeline needs (docs/RESULTS.md).
+    # the de-biasing pipeline needs (docs/RESULTS.md). 40 x 285 = 11,400 steps; lr_step 2,280 = a
+    # fifth of them, carpedm20's proportion, so the rate halves at 20/40/60/80 % of the run (1e-4,
+    # 5e-5, 2.5e-5, then the 2e-5 floor) instead of stepping to the floor within a few epochs.
     "quick": dict(SHARED, image_size=32, num_filters=16, hidden=64, batch_size=16, epochs=40,
-                  lr_patience=2, shared_z=True),
+                  lr_step=2280, lr_window=2280, shared_z=True),
     # the published settings: 64 px, n = 128, batch 16, ~500k steps (carpedm20's max_step) on the
-    # 4,560 training images = 285 steps per epoch
-    "paper": dict(SHARED, image_size=64, num_filters=128, hidden=64, batch_size=16, epochs=1755,
-                  lr_patience=5),
+    # 4,560 training images = 285 steps per epoch; halvings every 100,000 steps (lr_update_step)
+    "paper": dict(SHARED, image_size=64, num_filters=128, hidden=64, batch_size=16, epochs=1755),
 }
 NOT_CONFIG = ("start_epoch", "add_epochs", "name")
 
@@ -56,15 +62,21 @@ def parser():
     g.add_argument("--lambda-k", type=bounded(float, 0), default=None, help="k_t gain (default 0.001)")
     g.add_argument("--lr", type=bounded(float, 0, low_open=True), default=None,
                    help="Adam learning rate of D and G (default 1e-4; beta_1 0.5)")
-    g.add_argument("--lr-decay", choices=("plateau", "step", "none"), default=None,
-                   help="plateau: halve when the epoch mean of M stalls (paper; default); "
-                        "step: halve every --lr-step steps (carpedm20)")
+    g.add_argument("--lr-decay", choices=("step", "plateau", "none"), default=None,
+                   help="step: halve every --lr-step updates (carpedm20; default); plateau: halve when "
+                        "the mean M of a --lr-window-step window stalls (the paper's words); none: constant")
+    g.add_argument("--lr-step", type=positive_int, default=None,
+                   help="updates between halvings of the step rule (profile: quick 2280 = a fifth of "
+                        "the run, paper 100000 as carpedm20)")
+    g.add_argument("--lr-floor", type=bounded(float, 0), default=None,
+                   help="lowest learning rate of either rule (default 2e-5, carpedm20's lr_lower_boundary)")
+    g.add_argument("--lr-window", type=positive_int, default=None,
+                   help="plateau: steps per window whose mean M is compared (profile: = --lr-step)")
     g.add_argument("--lr-patience", type=positive_int, default=None,
-                   help="epochs without an improvement of M before halving (profile)")
+                   help="plateau: windows without an improvement of M before halving (default 1)")
     g.add_argument("--lr-min-delta", type=bounded(float, 0, 1, high_open=True), default=None,
-                   help="relative fall of the epoch mean of M that counts as improving (default 0.01)")
-    g.add_argument("--lr-step", type=positive_int, default=None, help="steps between halvings (default 100000)")
-    g.add_argument("--lr-floor", type=bounded(float, 0), default=None, help="lowest learning rate (default 2e-5)")
+                   help="plateau: relative fall of the window mean of M that counts as improving, "
+                        "in [0, 1) (default 0.01)")
     g.add_argument("--max-images", type=positive_int, default=None, help="train on a seeded subset of N images")
     g.add_argument("--shared-z", action=argparse.BooleanOptionalAction, default=None,
                    help="one z for the D and G losses (carpedm20; faster) instead of separate z_D "
@@ -157,6 +169,10 @@ def main(argv=None):
     cli.prepare_run_dir(run_dir, config)
     training.seed_everything(config["seed"])
     steps = len(images) // config["batch_size"]   # make_dataset drops the last partial batch
+    total = steps * config["epochs"]
+    if config["lr_decay"] == "step" and total < config["lr_step"]:
+        print(f"note: {total} steps in all, fewer than --lr-step {config['lr_step']}: the learning rate "
+              "never halves (lower --lr-step to scale the schedule to this run)")
     start = time.perf_counter()
     training.train(
         gan.build(config, steps, channels=images.shape[-1]),

@@ -43,15 +43,17 @@ MEAN, STD = 0.1307, 0.3081      # the original's Normalize, applied to every ima
 PROFILES = {
     # clf_steps_per_epoch: updates per classifier "epoch" for every experiment (60000 // 64 = 937,
     # one pass over the original's 60k-image sets), so small real-only sets get as many updates.
+    # code_range: the InfoGAN sets sweep a continuous code over linspace(-r, r, 10); 2 is the
+    # original's (beyond the trained U(-1, 1)), --code-range 1 the trained range.
     "smoke": dict(clf_epochs=1, clf_steps_per_epoch=4, mixes="60000+0,300+300", low_data="100+200",
-                  test_limit=500, heldout_limit=500, batch_size=64),
+                  test_limit=500, heldout_limit=500, batch_size=64, code_range=2.0),
     # quick: the original's grid at 1/5 scale (12k images, 50/80/90 % synthetic), two 937-step epochs.
     "quick": dict(clf_epochs=2, clf_steps_per_epoch=937,
                   mixes="12000+0,6000+6000,2400+9600,1200+10800", low_data="600+5400,3000+10800",
-                  test_limit=None, heldout_limit=10000, batch_size=64),
+                  test_limit=None, heldout_limit=10000, batch_size=64, code_range=2.0),
     "paper": dict(clf_epochs=50, clf_steps_per_epoch=937,
                   mixes="60000+0,30000+30000,12000+48000,6000+54000", low_data="600+5400,3000+27000",
-                  test_limit=None, heldout_limit=None, batch_size=64),
+                  test_limit=None, heldout_limit=None, batch_size=64, code_range=2.0),
 }
 # The original's accuracies (on its leaky split) by source and synthetic share of the training set.
 PAPER = {("real", 0.0): 0.9887,
@@ -185,6 +187,9 @@ def parser():
                    help="also score on the original's leaky test split (A' + test; A' overlaps the training images)")
     p.add_argument("--reference-epochs", type=cli.positive_int, default=None,
                    help="epochs of the cached reference MNIST classifier (default: common.metrics' choice)")
+    p.add_argument("--code-range", type=cli.bounded(float, 0, 4, low_open=True), default=None,
+                   help="InfoGAN sets: sweep the continuous code over [-R, R], R in (0, 4] (profile: 2, the "
+                        "original's; 1 = the trained range). R != 2 writes under RUN_DIR/code_range_<R>/")
     p.add_argument("--dropout", type=cli.bounded(float, 0, 1, high_open=True), default=0.8,
                    help="drop probability of the dense layers (0.8, the original)")
     return p
@@ -201,9 +206,18 @@ def seed_list(text):
     return seeds
 
 
-def seed_dir(run_dir, seed):
-    """Where one seed's experiments and summaries go: RUN_DIR itself for seed 0, else RUN_DIR/seed_<s>."""
-    return Path(run_dir) if seed == 0 else Path(run_dir) / f"seed_{seed}"
+def range_dir(run_dir, code_range):
+    """RUN_DIR for the original's code range 2, else RUN_DIR/code_range_<r>: the sets differ, so their
+    experiments must not replace each other."""
+    default = PROFILES["paper"]["code_range"]
+    return Path(run_dir) if code_range == default else Path(run_dir) / f"code_range_{code_range:g}"
+
+
+def seed_dir(run_dir, seed, code_range=None):
+    """Where one seed's experiments and summaries go: RUN_DIR itself for seed 0, else RUN_DIR/seed_<s>
+    (under range_dir when the code range is not the original's)."""
+    base = range_dir(run_dir, code_range) if code_range is not None else Path(run_dir)
+    return base if seed == 0 else base / f"seed_{seed}"
 
 
 def available_sources(run_dir, requested):
@@ -251,18 +265,18 @@ def main(argv=None):
     speed, by_seed = throughput(run_dir), {}
     for seed in config["seeds"]:
         if len(config["seeds"]) > 1:
-            print(f"=== seed {seed} -> {seed_dir(run_dir, seed)}", flush=True)
+            print(f"=== seed {seed} -> {seed_dir(run_dir, seed, config['code_range'])}", flush=True)
         by_seed[seed] = evaluate_seed(run_dir, {**config, "seed": seed}, args.leaky_original_split, train, test,
                                       mixes, low, sources, need, loaded, reference, speed)
     if len(by_seed) > 1:
-        write_seed_summary(run_dir, config, by_seed)
+        write_seed_summary(range_dir(run_dir, config["code_range"]), config, by_seed)
 
 
 def evaluate_seed(run_dir, config, leaky, train, test, mixes, low, sources, need, loaded, reference, speed):
     """One seed's experiments (real subsets, synthetic sets, classifiers) into seed_dir(run_dir, seed)."""
     from cgan_infogan import generate
-    out = seed_dir(run_dir, config["seed"])
-    out.mkdir(exist_ok=True)
+    out = seed_dir(run_dir, config["seed"], config["code_range"])
+    out.mkdir(parents=True, exist_ok=True)
     n_real = len(train.images)
     rng = np.random.default_rng(config["seed"])
     order = rng.permutation(n_real)                       # real subsets are prefixes of one permutation
@@ -273,7 +287,8 @@ def evaluate_seed(run_dir, config, leaky, train, test, mixes, low, sources, need
     synthetic, gen_info = {}, {}
     for s in sources:
         model_name = s.split("_")[0]
-        cache = run_dir / "synthetic" / f"{s}_{need}_e{loaded[model_name][1]}_s{config['seed']}.npz"
+        swept = "" if model_name == "cgan" or config["code_range"] == 2.0 else f"_r{config['code_range']:g}"
+        cache = run_dir / "synthetic" / f"{s}_{need}_e{loaded[model_name][1]}_s{config['seed']}{swept}.npz"
         if cache.exists():
             with np.load(cache) as f:
                 synthetic[s] = (f["images"], f["labels"])
@@ -282,7 +297,8 @@ def evaluate_seed(run_dir, config, leaky, train, test, mixes, low, sources, need
             import keras
             keras.utils.set_random_seed(config["seed"])
             generate.reseed(loaded[model_name][0], config["seed"])
-            images, labels, info = generate.synthetic_set(run_dir, s, need, reference, loaded[model_name])
+            images, labels, info = generate.synthetic_set(run_dir, s, need, reference, loaded[model_name],
+                                                          config["code_range"])
             check = min(len(images), 2000)
             info["reference_classifier_label_accuracy"] = float(np.mean(reference()(images[:check]) == labels[:check]))
             info["label_accuracy_images"] = int(check)
@@ -356,7 +372,8 @@ def throughput(run_dir):
 
 def write_summary(run_dir, config, results, gen_info, speed):
     cli.write_json_atomic(run_dir / "metrics.json", {
-        "profile": config["profile"], "seed": config["seed"], "experiments": results, "synthetic": gen_info,
+        "profile": config["profile"], "seed": config["seed"], "code_range": config.get("code_range"),
+        "experiments": results, "synthetic": gen_info,
         "gan_training_throughput": speed,
         "note": "accuracy = official 10k MNIST test set; heldout_real_train = real training images not "
                 "trained on; paper_accuracy = the original's figure on its leaky split"})
@@ -372,7 +389,8 @@ def write_summary(run_dir, config, results, gen_info, speed):
     lines.append("")
     for s, info in gen_info.items():
         if "mapping_accuracy" in info:
-            lines.append(f"- {s}: code->digit {info['code_to_digit']}, mapping accuracy {info['mapping_accuracy']:.4f}")
+            lines.append(f"- {s}: code->digit {info['code_to_digit']}, mapping accuracy {info['mapping_accuracy']:.4f}, "
+                         f"swept code over [-{info.get('code_range', 2.0):g}, {info.get('code_range', 2.0):g}]")
         lines.append(f"- {s}: reference-classifier accuracy on its labels {info['reference_classifier_label_accuracy']:.4f}")
     for m, t in speed.items():
         lines.append(f"- {m} training throughput: {t['images_per_s']:.1f} images/s ({t['steps']} steps of {t['batch_size']})")

@@ -2,10 +2,18 @@
 
 CGAN:    L_D = 1/2 [BCE(D(x, y), 1) + BCE(D(G(z, y), y), 0)],  L_G = BCE(D(G(z, y), y), 1);
          one D step, then one G step on the same fakes through the updated D; Adam(2e-4), default betas.
-InfoGAN: L_D = BCE(D(x), 1) + BCE(D(G(c)), 0),
+InfoGAN, two variants (their values: cgan_infogan/train.py INFOGAN_VARIANTS):
+  kalpak92 (default, the reproduced repository):
+         L_D = BCE(D(x), 1) + BCE(D(G(c)), 0),
          L_GQ = BCE(D(G(c)), 1) + CE(q_logits, k) + 0.1 * NLL(c_cont | mu, var);
          Adam(2e-4, beta_1=0.5) for trunk + real/fake head, another for G + Q head (so the info loss
-         never moves the shared trunk, as in the original).
+         never moves the shared trunk).
+  official (openai/InfoGAN infogan_trainer.py, run_mnist_exp.py): the mutual-information bound is
+         subtracted from both losses with weight 1 on both code types,
+         L_D = BCE(D(x), 1) + BCE(D(G(c)), 0) + CE + NLL,   L_G = BCE(D(G(c)), 1) + CE + NLL,
+         where -MI = CE + NLL - H(c) and the prior entropy H(c) is a constant left out (same gradients);
+         the Q head sits in the discriminator's scope (d_net), so D's Adam(2e-4) trains trunk, D head
+         and Q head, G's Adam(1e-3) trains G only; Q's continuous codes have a fixed std of 1.
 """
 import math
 
@@ -23,6 +31,12 @@ def bce(logits, target):
     return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target), logits=logits)[:, 0]
 
 
+def unit_normal_nll(c, mu):
+    """The official's continuous codes (Uniform(1, fix_std=True)): Gaussian NLL with std 1, summed over
+    codes, no guards: sum_i [1/2 log(2 pi) + (c_i - mu_i)^2 / 2]."""
+    return tf.reduce_sum(0.5 * math.log(2.0 * math.pi) + 0.5 * tf.square(c - mu), axis=-1)
+
+
 def normal_nll(c, mu, var):
     """Per-example Gaussian NLL of the continuous codes, summed over codes, with the original's
     1e-6 guards: -sum_i [-1/2 log(2 pi var_i + 1e-6) - (c_i - mu_i)^2 / (2 var_i + 1e-6)]."""
@@ -30,10 +44,11 @@ def normal_nll(c, mu, var):
     return -tf.reduce_sum(logli, axis=-1)
 
 
-def info_terms(code_logits, code_index, mu, log_var, c):
-    """Per-example (categorical cross-entropy, Gaussian NLL) of the Q head."""
+def info_terms(code_logits, code_index, mu, log_var, c, fixed_std=False):
+    """Per-example (categorical cross-entropy, Gaussian NLL) of the Q head; with fixed_std the
+    predicted log-variance is ignored (std 1, the official)."""
     ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=code_index, logits=code_logits)
-    return ce, normal_nll(c, mu, tf.exp(log_var))
+    return ce, unit_normal_nll(c, mu) if fixed_std else normal_nll(c, mu, tf.exp(log_var))
 
 
 class CGAN(GAN):
@@ -67,10 +82,19 @@ class CGAN(GAN):
 
 
 class InfoGAN(GAN):
+    """cat_weight, cont_weight: weights of the categorical CE and the continuous NLL; info_in_d: the
+    info term is also in D's loss, so it trains the shared trunk (official); q_with: which
+    optimizer trains the Q head, "d" (official: built in D's scope) or "g" (kalpak92); fixed_std:
+    Q's continuous codes have std 1 (official)."""
     loss_names = ("d_loss", "g_loss", "info_cat", "info_cont")
 
-    def __init__(self, seed=0, **kwargs):
+    def __init__(self, seed=0, cat_weight=1.0, cont_weight=INFO_WEIGHT, info_in_d=False, q_with="g",
+                 fixed_std=False, **kwargs):
         super().__init__(seed=seed, **kwargs)
+        self.cat_weight, self.cont_weight = float(cat_weight), float(cont_weight)
+        if q_with not in ("d", "g"):
+            raise ValueError(f"q_with must be 'd' or 'g', not {q_with!r}")
+        self.info_in_d, self.q_with, self.fixed_std = bool(info_in_d), q_with, bool(fixed_std)
         self.generator = models.infogan_generator()
         self.discriminator = models.infogan_discriminator()
 
@@ -79,13 +103,37 @@ class InfoGAN(GAN):
         return self.discriminator.get_layer("q_head")
 
     @property
+    def q_variables(self):
+        """The Q head's trainable variables; with fixed_std its log-variance output is unused and
+        left out (no gradient would reach it)."""
+        skip = {id(v) for v in self.q_head.get_layer("log_var").trainable_variables} if self.fixed_std else set()
+        return [v for v in self.q_head.trainable_variables if id(v) not in skip]
+
+    @property
     def discriminator_variables(self):
-        return (self.discriminator.get_layer("trunk").trainable_variables
-                + self.discriminator.get_layer("d_head").trainable_variables)
+        own = (self.discriminator.get_layer("trunk").trainable_variables
+               + self.discriminator.get_layer("d_head").trainable_variables)
+        return own + self.q_variables if self.q_with == "d" else own
 
     @property
     def generator_variables(self):
-        return self.generator.trainable_variables + self.q_head.trainable_variables
+        return self.generator.trainable_variables + (self.q_variables if self.q_with == "g" else [])
+
+    def info_loss(self, logits, index, mu, log_var, cont):
+        """Per-example weighted info term and its two parts (CE, NLL)."""
+        ce, nll = info_terms(logits, index, mu, log_var, cont, self.fixed_std)
+        return self.cat_weight * ce + self.cont_weight * nll, ce, nll
+
+    def d_objective(self, d_real, d_fake, logits, index, mu, log_var, cont):
+        """Per-example D loss from D's outputs on real and fake images (the Q outputs on the fakes
+        count only when info_in_d: the official's D maximises the MI bound too)."""
+        loss = bce(d_real, 1.0) + bce(d_fake, 0.0)
+        return loss + self.info_loss(logits, index, mu, log_var, cont)[0] if self.info_in_d else loss
+
+    def g_objective(self, d_fake, logits, index, mu, log_var, cont):
+        """Per-example G (and Q) loss, with its CE and NLL parts."""
+        info, ce, nll = self.info_loss(logits, index, mu, log_var, cont)
+        return bce(d_fake, 1.0) + info, ce, nll
 
     def sample_codes(self, n):
         """z ~ N(0, I), a uniform category index, continuous codes ~ U(-1, 1)."""
@@ -106,10 +154,9 @@ class InfoGAN(GAN):
         fake = self.generator([z, one_hot, cont], training=True)
         d_real = self.discriminator(real, training=True)[0]
         d_fake, logits, mu, log_var = self.discriminator(fake, training=True)
-        ce, nll = info_terms(logits, index, mu, log_var, cont)
-        d_loss = self.mean(bce(d_real, 1.0) + bce(d_fake, 0.0))
-        g_loss = self.mean(bce(d_fake, 1.0) + ce + INFO_WEIGHT * nll)
-        return d_loss, g_loss, self.mean(ce), self.mean(nll)
+        d_loss = self.mean(self.d_objective(d_real, d_fake, logits, index, mu, log_var, cont))
+        g_loss, ce, nll = self.g_objective(d_fake, logits, index, mu, log_var, cont)
+        return d_loss, self.mean(g_loss), self.mean(ce), self.mean(nll)
 
     def train_step(self, real):
         if isinstance(real, tuple):
@@ -120,28 +167,32 @@ class InfoGAN(GAN):
             fake = self.generator([z, one_hot, cont], training=True)
             with g_tape.stop_recording(), tf.GradientTape() as d_tape:
                 d_real = self.discriminator(real, training=True)[0]
-                d_fake = self.discriminator(tf.stop_gradient(fake), training=True)[0]
-                d_loss = self.mean(bce(d_real, 1.0) + bce(d_fake, 0.0))
+                d_fake, logits, mu, log_var = self.discriminator(tf.stop_gradient(fake), training=True)
+                d_loss = self.mean(self.d_objective(d_real, d_fake, logits, index, mu, log_var, cont))
             with g_tape.stop_recording():
                 self.step(self.d_optimizer, d_tape, d_loss, self.discriminator_variables)
             d_out, logits, mu, log_var = self.discriminator(fake, training=True)
-            ce, nll = info_terms(logits, index, mu, log_var, cont)
-            g_loss = self.mean(bce(d_out, 1.0) + ce + INFO_WEIGHT * nll)
+            g_loss, ce, nll = self.g_objective(d_out, logits, index, mu, log_var, cont)
+            g_loss = self.mean(g_loss)
         self.step(self.g_optimizer, g_tape, g_loss, self.generator_variables)
         return self.update(d_loss=d_loss, g_loss=g_loss, info_cat=self.mean(ce), info_cont=self.mean(nll))
 
 
-def build(model, seed=0, lr=2e-4, jit_compile=False):
+def build(model, seed=0, lr=2e-4, jit_compile=False, variant=None):
     """A function that returns the compiled GAN `model` ("cgan" or "infogan") with the original's
-    optimizers (for common.training.train)."""
+    optimizers (for common.training.train). InfoGAN: `variant` is a row of train.INFOGAN_VARIANTS
+    (d_lr, g_lr, cat_weight, cont_weight, info_in_d, q_with, fixed_std); None = kalpak92 with both rates `lr`."""
     def make():
         if model == "cgan":
             gan = CGAN(seed=seed)
             opts = dict(d_optimizer=keras.optimizers.Adam(lr), g_optimizer=keras.optimizers.Adam(lr))
         else:
-            gan = InfoGAN(seed=seed)
-            opts = dict(d_optimizer=keras.optimizers.Adam(lr, beta_1=0.5),
-                        g_optimizer=keras.optimizers.Adam(lr, beta_1=0.5))
+            v = variant or dict(d_lr=lr, g_lr=lr)
+            gan = InfoGAN(seed=seed, cat_weight=v.get("cat_weight", 1.0), cont_weight=v.get("cont_weight", INFO_WEIGHT),
+                          info_in_d=v.get("info_in_d", False), q_with=v.get("q_with", "g"),
+                          fixed_std=v.get("fixed_std", False))
+            opts = dict(d_optimizer=keras.optimizers.Adam(v["d_lr"], beta_1=0.5),
+                        g_optimizer=keras.optimizers.Adam(v["g_lr"], beta_1=0.5))
         gan.compile(**opts, jit_compile=jit_compile)
         return gan
     return make

@@ -9,7 +9,7 @@ categorical codes carry no digit names: they are mapped to digits by classifying
 each code with the reference MNIST classifier and solving the one-to-one assignment that agrees with
 it most (scipy linear_sum_assignment), instead of the original's hand-typed order. Its variants
 (the original's): noise1 sweeps continuous code 1 over linspace(-2, 2, 10) with code 2 at 0, noise2
-the other way round. Output: an npz with `images` (N, 28, 28, 1) uint8 and `labels` int64, and a
+the other way round; --code-range 1 sweeps the trained range [-1, 1] instead. Output: an npz with `images` (N, 28, 28, 1) uint8 and `labels` int64, and a
 preview PNG beside it.
 """
 import os
@@ -25,7 +25,14 @@ from common import cli  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
 VARIANTS = {"noise1": 0, "noise2": 1}     # which continuous code is swept
-SWEEP = np.linspace(-2.0, 2.0, 10)         # beyond the U(-1, 1) the codes were trained on (REFERENCE 3g.6)
+ORIGINAL_RANGE = 2.0                       # the original's linspace(-2, 2, 10): twice the trained U(-1, 1)
+SWEEP = np.linspace(-ORIGINAL_RANGE, ORIGINAL_RANGE, 10)
+
+
+def sweep(code_range=ORIGINAL_RANGE):
+    """The 10 values the swept code cycles through: linspace(-r, r, 10); r = 2 is the original's
+    (REFERENCE 3g.6), r = 1 stays inside the U(-1, 1) the codes were trained on."""
+    return np.linspace(-code_range, code_range, 10)
 MAPPING_FILE = "code_to_digit.json"
 BATCH = 500
 
@@ -47,12 +54,14 @@ def model_dir(run_dir, model):
 
 
 def load_gan(run_dir, model):
-    """The trained GAN of RUN_DIR/<model> restored from its latest checkpoint, and the epoch."""
-    from cgan_infogan import gan
+    """The trained GAN of RUN_DIR/<model> restored from its latest checkpoint, and the epoch (built
+    as it was trained: the InfoGAN variant decides which optimizer holds the Q head's state)."""
+    from cgan_infogan import gan, train
     from common import training
     folder = model_dir(run_dir, model)
     config = cli.read_config(folder)
-    instance = gan.build(model, seed=config["seed"])()
+    variant = train.variant_of(config) if model == "infogan" else None
+    instance = gan.build(model, seed=config["seed"], variant=variant)()
     epoch = training.load_checkpoint(instance, folder)
     return instance, epoch, folder
 
@@ -76,18 +85,20 @@ def cgan_set(model, n):
     return images, labels
 
 
-def infogan_codes(n, variant, code_of_digit):
-    """Category index and continuous codes of the original's sets for balanced labels."""
+def infogan_codes(n, variant, code_of_digit, code_range=ORIGINAL_RANGE):
+    """Category index and continuous codes of the original's sets for balanced labels, the swept
+    code over linspace(-code_range, code_range, 10)."""
     if variant not in VARIANTS:
         raise UserError(f"unknown InfoGAN variant {variant!r}; choose {', '.join(VARIANTS)}")
     labels = balanced_labels(n)
     cont = np.zeros((n, 2), np.float32)
-    cont[:, VARIANTS[variant]] = SWEEP[(np.arange(n) // 10) % len(SWEEP)]
+    values = sweep(code_range)
+    cont[:, VARIANTS[variant]] = values[(np.arange(n) // 10) % len(values)]
     return labels, np.asarray(code_of_digit)[labels].astype(np.int32), cont
 
 
-def infogan_set(model, n, variant, code_to_digit):
-    labels, index, cont = infogan_codes(n, variant, np.argsort(code_to_digit))
+def infogan_set(model, n, variant, code_to_digit, code_range=ORIGINAL_RANGE):
+    labels, index, cont = infogan_codes(n, variant, np.argsort(code_to_digit), code_range)
     images = _batched(lambda a, b: model.generate(index[a:b], cont[a:b]).numpy(), n)
     return images, labels
 
@@ -105,12 +116,17 @@ def assign_codes(codes, predicted, num_classes=10):
 
 
 def measure_mapping(model, predict, per_code=300, seed=0):
-    """Classify `per_code` images of each categorical code (continuous codes ~ U(-1, 1), as in
-    training) with `predict(images_uint8) -> digits`; returns the mapping record."""
+    """Classify `per_code` images of each categorical code (z ~ N(0, I) and continuous codes
+    ~ U(-1, 1), as in training, from a NumPy RNG so that the GAN's own noise stream is left alone)
+    with `predict(images_uint8) -> digits`; returns the mapping record."""
+    from cgan_infogan import models
     rng = np.random.default_rng(seed)
     codes = np.repeat(np.arange(10), per_code).astype(np.int32)
     cont = rng.uniform(-1, 1, (len(codes), 2)).astype(np.float32)
-    images = _batched(lambda a, b: model.generate(codes[a:b], cont[a:b]).numpy(), len(codes))
+    z = rng.standard_normal((len(codes), models.INFO_Z)).astype(np.float32)
+    one_hot = np.eye(models.INFO_CAT, dtype=np.float32)[codes]
+    images = _batched(lambda a, b: model.generator([z[a:b], one_hot[a:b], cont[a:b]], training=False).numpy(),
+                      len(codes))
     predicted = np.asarray(predict(images))
     mapping, counts = assign_codes(codes, predicted)
     accuracy = float(np.mean(mapping[codes] == predicted))
@@ -139,17 +155,18 @@ def code_mapping(model, epoch, folder, predict_factory):
     return record
 
 
-def synthetic_set(run_dir, source, n, predict_factory, loaded=None):
-    """(images, labels, info) for source "cgan", "infogan_noise1" or "infogan_noise2"."""
+def synthetic_set(run_dir, source, n, predict_factory, loaded=None, code_range=ORIGINAL_RANGE):
+    """(images, labels, info) for source "cgan", "infogan_noise1" or "infogan_noise2" (the swept
+    continuous code over [-code_range, code_range])."""
     model_name, _, variant = source.partition("_")
     model, epoch, folder = loaded or load_gan(run_dir, model_name)
     if model_name == "cgan":
         images, labels = cgan_set(model, n)
         return images, labels, {"source": source, "epoch": epoch}
     record = code_mapping(model, epoch, folder, predict_factory)
-    images, labels = infogan_set(model, n, variant, record["code_to_digit"])
+    images, labels = infogan_set(model, n, variant, record["code_to_digit"], code_range)
     return images, labels, {"source": source, "epoch": epoch, "code_to_digit": record["code_to_digit"],
-                            "mapping_accuracy": record["mapping_accuracy"]}
+                            "mapping_accuracy": record["mapping_accuracy"], "code_range": code_range}
 
 
 def preview(images, labels, path, per_class=10):
@@ -164,7 +181,10 @@ def parser():
     p.add_argument("run_dir", help="a train.py run directory (holding cgan/ and/or infogan/)")
     p.add_argument("--model", choices=("cgan", "infogan"), required=True)
     p.add_argument("--variant", choices=tuple(VARIANTS), default="noise1",
-                   help="InfoGAN: which continuous code is swept over linspace(-2, 2, 10) (default noise1)")
+                   help="InfoGAN: which continuous code is swept over linspace(-R, R, 10) (default noise1)")
+    p.add_argument("--code-range", type=cli.bounded(float, 0, 4, low_open=True), default=None,
+                   help="InfoGAN: R, in (0, 4], of the swept code (default 2, the original's; 1 stays in "
+                        "the trained range U(-1, 1))")
     p.add_argument("--size", type=cli.positive_int, required=True, help="number of images")
     p.add_argument("--out", required=True, help="output .npz")
     p.add_argument("--data-dir", default=None, help="MNIST root for the reference classifier (InfoGAN)")
@@ -186,8 +206,11 @@ def main(argv=None):
     training.seed_everything(args.seed)
     reseed(loaded[0], args.seed)
     source = args.model if args.model == "cgan" else f"infogan_{args.variant}"
+    from cgan_infogan.evaluate import PROFILES
+    code_range = args.code_range or PROFILES["paper"]["code_range"]
     images, labels, info = synthetic_set(args.run_dir, source, args.size,
-                                         lambda: reference_predict(datasets.data_dir(args.data_dir), args.reference_epochs), loaded)
+                                         lambda: reference_predict(datasets.data_dir(args.data_dir), args.reference_epochs),
+                                         loaded, code_range)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.stem + ".partial.npz")
     np.savez_compressed(tmp, images=images, labels=labels, info=json.dumps(info))

@@ -20,12 +20,31 @@ from common.errors import UserError  # noqa: E402
 MODELS = ("cgan", "infogan")
 # Epochs over the training images. quick: 5 epochs of all 60k images (2,340 steps) per GAN, about
 # 10 min each on an idle 2-core CPU; paper: the original's CONSTANTS.py (CGAN_EPOCH 500,
-# INFO_GAN_EPOCH 100, batch 128, lr 2e-4).
+# INFO_GAN_EPOCH 100, batch 128, lr 2e-4). mapping_every: epochs between measurements of the
+# InfoGAN's code -> digit mapping accuracy (infogan/mapping.csv; 0 = never; needs the cached
+# reference MNIST classifier, trained once on first use).
 PROFILES = {
-    "smoke": dict(cgan_epochs=1, infogan_epochs=1, batch_size=32, train_images=256),
-    "quick": dict(cgan_epochs=5, infogan_epochs=5, batch_size=128, train_images=None),
-    "paper": dict(cgan_epochs=500, infogan_epochs=100, batch_size=128, train_images=None),
+    "smoke": dict(cgan_epochs=1, infogan_epochs=1, batch_size=32, train_images=256, cgan_lr=2e-4,
+                  infogan_variant="kalpak92", mapping_every=0),
+    "quick": dict(cgan_epochs=5, infogan_epochs=5, batch_size=128, train_images=None, cgan_lr=2e-4,
+                  infogan_variant="kalpak92", mapping_every=1),
+    "paper": dict(cgan_epochs=500, infogan_epochs=100, batch_size=128, train_images=None, cgan_lr=2e-4,
+                  infogan_variant="kalpak92", mapping_every=5),
 }
+# The InfoGAN variants overlaid on a profile (REFERENCE 3c, 7).
+#   kalpak92: the reproduced repository (default): D and G/Q Adam(2e-4), CE + 0.1 NLL in the G/Q loss
+#     only, Q head trained with G, learned variance of the continuous codes.
+#   official: openai/InfoGAN (run_mnist_exp.py: generator_learning_rate 1e-3, discriminator 2e-4,
+#     info_reg_coeff 1.0; infogan_trainer.py subtracts the MI estimate from both losses; the Q head is
+#     built in the d_net scope, so D's optimizer (2e-4) trains it, not G's (1e-3): q_with "d";
+#     Uniform(1, fix_std=True) codes).
+INFOGAN_VARIANTS = {
+    "kalpak92": dict(d_lr=2e-4, g_lr=2e-4, cat_weight=1.0, cont_weight=0.1, info_in_d=False, q_with="g",
+                     fixed_std=False),
+    "official": dict(d_lr=2e-4, g_lr=1e-3, cat_weight=1.0, cont_weight=1.0, info_in_d=True, q_with="d",
+                     fixed_std=True),
+}
+MAPPING_CSV = "mapping.csv"
 
 
 def parser():
@@ -36,13 +55,55 @@ def parser():
     p.add_argument("--name", type=cli.run_name, default=None, help="run directory name under --out (default mnist_<profile>)")
     p.add_argument("--train-images", type=cli.positive_int, default=None,
                    help="train on a seeded subset of this many MNIST training images (profile: 256 in smoke, all 60000 otherwise)")
-    p.add_argument("--lr", type=cli.bounded(float, 0, None, low_open=True), default=2e-4,
-                   help="Adam learning rate of both networks (2e-4, the original's code)")
+    p.add_argument("--lr", type=cli.bounded(float, 0, None, low_open=True), default=None,
+                   help="Adam learning rate of both networks of both GANs (default: CGAN 2e-4; InfoGAN "
+                        "the variant's: kalpak92 2e-4, official D 2e-4 and G 1e-3)")
+    p.add_argument("--variant", dest="infogan_variant", choices=tuple(INFOGAN_VARIANTS), default=None,
+                   help="InfoGAN losses and rates: kalpak92 (the reproduced code; default) or official "
+                        "(openai/InfoGAN: MI term in D's loss too, weight 1 on both codes, G lr 1e-3)")
+    p.add_argument("--mapping-every", type=cli.bounded(int, 0), default=None,
+                   help="measure the InfoGAN's code->digit mapping accuracy every N epochs into "
+                        "infogan/mapping.csv (0 = never; profile: quick 1, paper 5)")
     return p
 
 
 def run_dir_of(config):
-    return Path(config.get("out") or "results/cgan_infogan") / (config.get("name") or f"mnist_{config['profile']}")
+    """OUT/NAME; the default name is mnist_<profile>, with _official for the official InfoGAN variant
+    (its own run, so that it never mixes with the kalpak92 reproduction)."""
+    variant = config.get("infogan_variant", "kalpak92")
+    default = f"mnist_{config['profile']}" + ("" if variant == "kalpak92" else f"_{variant}")
+    return Path(config.get("out") or "results/cgan_infogan") / (config.get("name") or default)
+
+
+def infogan_settings(config):
+    """The InfoGAN variant's row, with --lr (if given) for both rates."""
+    row = dict(INFOGAN_VARIANTS[config.get("infogan_variant", "kalpak92")])
+    if config.get("lr"):
+        row.update(d_lr=config["lr"], g_lr=config["lr"])
+    return row
+
+
+def variant_of(sub_config):
+    """The variant row a trained InfoGAN run was built with (runs made before the variants are kalpak92)."""
+    if "variant" not in sub_config:
+        return dict(INFOGAN_VARIANTS["kalpak92"], d_lr=sub_config.get("lr", 2e-4), g_lr=sub_config.get("lr", 2e-4))
+    return {k: sub_config[k] for k in INFOGAN_VARIANTS["kalpak92"]}
+
+
+def log_mapping(run_dir, model, epoch, predict, per_code=100):
+    """Appends the InfoGAN's code->digit mapping accuracy after `epoch` to RUN_DIR/mapping.csv: the
+    share of generated images the reference MNIST classifier labels as their code's digit under the
+    best one-to-one map. Its images come from a NumPy RNG, so the GAN's noise stream (and so
+    training) is not touched. Rows after `epoch` (from before a resumption) are dropped."""
+    from cgan_infogan import generate
+    record = generate.measure_mapping(model, predict, per_code=per_code, seed=epoch)
+    path = Path(run_dir) / MAPPING_CSV
+    rows = path.read_text().splitlines()[1:] if path.exists() else []
+    rows = [r for r in rows if int(r.split(",")[0]) < epoch]
+    rows.append(f"{epoch},{record['mapping_accuracy']:.4f},{' '.join(map(str, record['code_to_digit']))}")
+    path.write_text("epoch,mapping_accuracy,code_to_digit\n" + "\n".join(rows) + "\n")
+    print(f"epoch {epoch}: code->digit mapping accuracy {record['mapping_accuracy']:.4f} (map {record['code_to_digit']})")
+    return record
 
 
 def training_subset(n_available, n, seed):
@@ -78,11 +139,19 @@ def train_one(model_name, config, images, labels, run_dir):
     from common import pipeline, training
 
     epochs = config.get("epochs") or config[f"{model_name}_epochs"]
+    lr = config.get("lr") or config["cgan_lr"]
     sub_config = {"model": model_name, "epochs": epochs, "batch_size": config["batch_size"],
-                  "lr": config["lr"], "seed": config["seed"], "train_images": len(images),
+                  "lr": lr, "seed": config["seed"], "train_images": len(images),
                   "train_subset": config.get("train_images"), "overwrite": config.get("overwrite", False),
                   "jit_compile": config.get("jit_compile", False), "save_every": config["save_every"],
                   "precision": config.get("precision", "float32"), "tensorboard": config.get("tensorboard", False)}
+    variant = None
+    if model_name == "infogan":
+        variant = infogan_settings(config)
+        if config.get("infogan_variant", "kalpak92") != "kalpak92":
+            # the default's record is left as it was, so that runs made before the variants resume
+            sub_config.update(variant=config["infogan_variant"], **variant)
+            sub_config["lr"] = None
     sub_dir = cli.prepare_run_dir(run_dir / model_name, sub_config)
     done_before = cli.epochs_done(sub_dir)
     training.seed_everything(config["seed"] + (0 if model_name == "cgan" else 1))
@@ -95,10 +164,26 @@ def train_one(model_name, config, images, labels, run_dir):
     if steps == 0:
         raise UserError(f"{len(images)} training images are fewer than one batch of {config['batch_size']}")
     start = time.time()
-    training.train(gan.build(model_name, seed=config["seed"], lr=config["lr"], jit_compile=sub_config["jit_compile"]),
+    sample_fn = sample_grid(model_name)
+    if model_name == "infogan" and config.get("mapping_every"):
+        # measured where the sample grid is written (after every --save-every epochs), so no change
+        # to the shared training loop is needed; the epoch is read from the optimizer's step count
+        from cgan_infogan import generate
+        from common import datasets
+        grid, cache = sample_fn, {}
+
+        def sample_fn(model):
+            epoch = int(model.d_optimizer.iterations) // steps
+            if epoch % config["mapping_every"] == 0:
+                if "predict" not in cache:
+                    cache["predict"] = generate.reference_predict(datasets.data_dir(config.get("data_dir")))
+                log_mapping(sub_dir, model, epoch, cache["predict"])
+            return grid(model)
+    training.train(gan.build(model_name, seed=config["seed"], lr=lr, jit_compile=sub_config["jit_compile"],
+                             variant=variant),
                    data_fn, sub_dir, epochs=epochs, steps_per_epoch=steps, config=sub_config,
                    strategy=training.get_strategy(config["strategy"]), save_every=config["save_every"],
-                   sample_fn=sample_grid(model_name))
+                   sample_fn=sample_fn)
     trained = max(0, epochs - done_before)
     if trained:
         seconds = time.time() - start

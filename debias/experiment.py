@@ -13,6 +13,7 @@ results/debias/<Target>_vs_<Protected>_<profile>_seed<seed>/:
     fake/flip.npz                  G(z') for the paired latents                     generate --generate flip
     metrics.json, metrics.md, headline.json                                          evaluate
 """
+import argparse
 import json
 from pathlib import Path
 
@@ -47,7 +48,14 @@ PAPER = {
 }
 MODELS = ("baseline", "protected", "gan-debiased")
 
+# label_fallback: when the label threshold puts every generated image of the SVMs' slice in one class
+#   (no hyperplane can be fitted), "median" splits the scores at their median instead and says so
+#   (fake/labels.json, metrics.json); "none" stops with an error.
+# clip_latents: keep z' inside the generator's training range (a uniform prior's box [-1, 1]; a
+#   normal prior has none); the fraction clipped is recorded in fake/hyperplanes.json.
+# kl: the KL definition of the evaluation (debias.metrics.KL_DEFINITIONS; "original" = the paper's).
 SHARED = dict(attribute="Arched_Eyebrows", protected_attribute="Male", lr=1e-4, label_threshold="f1",
+              label_fallback="median", clip_latents=True, kl="common-bins",
               bootstrap=500, latent_prior=None, max_train=None, imagenet=True, input_size=None, eager=False)
 PROFILES = {
     # seconds: a tiny classifier on a few images, run eagerly (tracing would cost more than the
@@ -58,17 +66,19 @@ PROFILES = {
     # the CPU profile: the small ResNet at 32 px (the quick BEGAN's resolution; the paper too feeds
     # the classifier the GAN's resolution) on the 4,560 training faces, 5 epochs, Adam 1e-3 (from
     # scratch, not fine-tuning); 3,000 latents: SVMs on the first 1,000, pairs for the other 2,000
-    # The hallucinated labels are the generated scores split at their median: with the paper's F1
-    # threshold, a BEGAN trained for minutes gave 0% positives for both attributes (docs/RESULTS.md).
+    # The hallucinated labels use the paper's F1-optimal threshold; a BEGAN trained for minutes gave
+    # 0% positives with it for both attributes (docs/RESULTS.md), so label_fallback splits at the
+    # median when the F1 threshold leaves one class, and records that it did.
     "quick": dict(SHARED, backbone="small", widths=[32, 64, 128], head_units=256, image_size=32,
-                  epochs=5, batch_size=32, lr=1e-3, n_samples=3000, n_svm=1000, pair_start=1000,
-                  label_threshold="median"),
+                  epochs=5, batch_size=32, lr=1e-3, n_samples=3000, n_svm=1000, pair_start=1000),
     # the published settings: ResNet-50 at 224 px, 175,000 latents, SVMs on the first 10,000,
     # pairs for z_15000 .. z_174999, 20 epochs of batch 32
     "paper": dict(SHARED, backbone="resnet50", widths=None, head_units=2048, image_size=64, input_size=224,
                   epochs=20, batch_size=32, n_samples=175000, n_svm=10000, pair_start=15000),
 }
 LABEL_THRESHOLDS = ("f1", "calibrated", "median")
+LABEL_FALLBACKS = ("median", "none")
+KL_DEFINITIONS = ("common-bins", "original")      # as debias.metrics (not imported here: no sklearn)
 
 
 def attribute(text):
@@ -103,6 +113,9 @@ def parser(prog, description, generator=False):
     g.add_argument("--bootstrap", type=positive_int, default=None, help="bootstrap resamples (500)")
     g.add_argument("--no-imagenet", dest="imagenet", action="store_false", default=None,
                    help="do not try ImageNet weights for ResNet-50")
+    g.add_argument("--kl", choices=KL_DEFINITIONS, default=None,
+                   help="KL definition of the evaluation: common-bins (both groups on [0, 1]; default) or "
+                        "original (the paper's: each group over its own range, integer smoothing)")
     if generator:
         g.add_argument("--generator", default=None,
                        help="generator .keras file or run dir (default: the BEGAN run of this profile "
@@ -116,6 +129,12 @@ def parser(prog, description, generator=False):
         g.add_argument("--label-threshold", choices=LABEL_THRESHOLDS, default=None,
                        help="binarise hallucinated scores at the F1-optimal validation threshold (paper), "
                             "the calibrated one, or the generated scores' median (smoke)")
+        g.add_argument("--label-fallback", choices=LABEL_FALLBACKS, default=None,
+                       help="when the threshold leaves the SVMs' latents in one class: median = split at "
+                            "the scores' median and record it (default), none = stop with an error")
+        g.add_argument("--clip-latents", action=argparse.BooleanOptionalAction, default=None,
+                       help="clip z' to the generator's training range (the uniform prior's box [-1, 1]; "
+                            "default on; the clipped fraction is recorded)")
     return p
 
 

@@ -1,10 +1,12 @@
 """Label the generated images with the baseline target and protected classifiers (step 3).
 
-    python -m debias.hallucinate [--label-threshold f1|calibrated|median] [--check-flip]
+    python -m debias.hallucinate [--label-threshold f1|calibrated|median] [--label-fallback median|none] [--check-flip]
 
 Scores G(z) of fake/orig.npz with EXP/baseline and EXP/protected (resized to the classifiers' size)
 and binarises them at the F1-optimal validation threshold of each classifier (the original's
-get_scores.py); writes fake/labels.npz: target_scores, protected_scores, target, protected.
+get_scores.py); writes fake/labels.npz: target_scores, protected_scores, target, protected, and
+fake/labels.json: per attribute the rule and threshold used, the positive rate, and whether the
+median fallback replaced a threshold that left the SVMs' latents in one class.
 With --check-flip (after generate --generate flip): re-score G(z') and write fake/flip_check.json.
 """
 import os
@@ -35,6 +37,29 @@ def threshold(run_dir, scores, how):
     return float(best["f1_thresh" if how == "f1" else "cal_thresh"])
 
 
+def one_class(labels, n_svm):
+    """True when the labels of the SVMs' latents z[:n_svm] (or of all of them) are all one class."""
+    labels = np.asarray(labels)
+    return len(np.unique(labels[:n_svm])) < 2 or len(np.unique(labels)) < 2
+
+
+def binarise(scores, rule, run_dir, fallback, n_svm):
+    """(labels, record): the scores split at the `rule` threshold; when that leaves the SVMs'
+    latents in one class and fallback is "median", split at the median instead and say so."""
+    thr = threshold(run_dir, scores, rule)
+    labels = (scores > thr).astype(np.int64)
+    record = {"rule": rule, "threshold": thr, "positive_rate": float(labels.mean()), "fallback": None}
+    if one_class(labels, n_svm) and rule != "median" and fallback == "median":
+        note = (f"the {rule} threshold {thr:.3f} put {labels.mean():.1%} of the generated images in the "
+                f"positive class (one class): fell back to the scores' median")
+        thr = threshold(run_dir, scores, "median")
+        labels = (scores > thr).astype(np.int64)
+        record.update(rule="median", threshold=thr, positive_rate=float(labels.mean()),
+                      fallback=note, requested_rule=rule, requested_threshold=record["threshold"],
+                      requested_positive_rate=record["positive_rate"])
+    return labels, record
+
+
 def hallucinate(exp_dir, config, overwrite=False):
     from debias import classifier
     path = exp_dir / "fake" / "labels.npz"
@@ -46,13 +71,19 @@ def hallucinate(exp_dir, config, overwrite=False):
     for key, model_train in (("target", "baseline"), ("protected", "protected")):
         run_dir = exp_dir / model_train
         scores = classifier.scores(classifier.load(run_dir), images)
-        thr = threshold(run_dir, scores, config["label_threshold"])
-        out[f"{key}_scores"], out[key] = scores, (scores > thr).astype(np.int64)
-        out[f"{key}_threshold"] = np.float64(thr)
-        report[key] = f"{out[key].mean():.1%} positive at {config['label_threshold']} threshold {thr:.3f}"
+        labels, record = binarise(scores, config["label_threshold"], run_dir,
+                                  config.get("label_fallback", "none"), config["n_svm"])
+        out[f"{key}_scores"], out[key] = scores, labels
+        out[f"{key}_threshold"] = np.float64(record["threshold"])
+        report[key] = dict(record, attribute=config["attribute" if key == "target" else "protected_attribute"])
+        if record["fallback"]:
+            print(f"note: {report[key]['attribute']}: {record['fallback']}")
     experiment.save_npz(path, **out)
-    print(f"== hallucinate: {len(images)} generated images; {config['attribute']}: {report['target']}; "
-          f"{config['protected_attribute']}: {report['protected']}")
+    cli.write_json_atomic(exp_dir / "fake" / "labels.json", report)
+    said = {k: f"{r['positive_rate']:.1%} positive at {r['rule']} threshold {r['threshold']:.3f}"
+            + (" (fallback)" if r["fallback"] else "") for k, r in report.items()}
+    print(f"== hallucinate: {len(images)} generated images; {config['attribute']}: {said['target']}; "
+          f"{config['protected_attribute']}: {said['protected']}")
     return path
 
 

@@ -5,12 +5,16 @@
 On z[:n_svm] with their hallucinated labels: LinearSVC for the target (w_a, b_a) and the protected
 attribute (w_g, b_g), normals rescaled to unit length. For z[pair_start:]:
 z' = z - [2 (w_g.z + b_g) / (1 - (w_g.w_a)^2)] (w_g - (w_g.w_a) w_a), checked numerically to keep the
-target score and negate the protected one. Writes fake/latents_flip.npz (index, z_flip) and
-fake/hyperplanes.json (normals, SVM accuracies on the fitted and the held-out latents, checks).
+target score and negate the protected one, then (default; --no-clip-latents to keep them) clipped to
+the generator's training range, the uniform prior's box [-1, 1]. Writes fake/latents_flip.npz (index,
+z_flip) and fake/hyperplanes.json (normals, SVM accuracies on the fitted and the held-out latents,
+checks, and under "clipping" the share of latents clipped and the checks after clipping).
 """
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import json  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -48,8 +52,18 @@ def hyperplanes(exp_dir, config, overwrite=False):
     report.update(checks, cos_wg_wa=float(w_g @ w_a),
                   fraction_outside_unit_box=float(np.mean(np.any(np.abs(z_flip) > 1, axis=1))),
                   mean_step_norm=float(np.mean(np.linalg.norm(z_flip - z[index], axis=1))))
-    if max(checks.values()) > TOLERANCE:
+    if max(checks.values()) > TOLERANCE:      # the exact z', before any clipping
         raise TrainingError(f"z' does not keep the target score / negate the protected score: {checks}")
+    if config.get("clip_latents", False):
+        # the generator never saw latents outside its prior's box; what clipping costs in the two
+        # scores is recorded beside the share clipped
+        z_flip, clip = latent.clip_to_prior(z_flip, generator_prior(exp_dir))
+        after = latent.check_complement(z[index], z_flip, w_a, b_a, w_g, b_g)
+        clip.update({f"{k}_after_clipping": v for k, v in after.items()})
+    else:
+        clip = {"clipped": False, "reason": "--no-clip-latents"}
+    clip.update(latent.pair_agreement(z[index], z_flip, w_a, b_a, w_g, b_g))
+    report["clipping"] = clip
     experiment.save_npz(path, index=index, z_flip=z_flip.astype(np.float32))
     cli.write_json_atomic(exp_dir / "fake" / "hyperplanes.json", report)
     print(f"== hyperplane: SVM accuracy (fit / held-out) {config['attribute']} "
@@ -58,7 +72,18 @@ def hyperplanes(exp_dir, config, overwrite=False):
           f"{report['protected']['svm_accuracy_heldout']:.3f}; w_g.w_a = {report['cos_wg_wa']:.3f}; "
           f"{len(index)} complements, max |target change| {checks['max_target_score_change']:.1e}, "
           f"max |protected sum| {checks['max_protected_sum']:.1e}")
+    if clip["clipped"]:
+        print(f"   z' clipped to the prior's box [-1, 1]: {clip['fraction_latents_clipped']:.1%} of the latents "
+              f"({clip['fraction_coordinates_clipped']:.1%} of coordinates); afterwards the target side is kept "
+              f"for {clip['target_side_kept']:.1%} and the protected side flipped for {clip['protected_side_flipped']:.1%}")
     return path
+
+
+def generator_prior(exp_dir):
+    """The prior G(z) was sampled from, as recorded by `generate --generate orig` (uniform if unknown:
+    BEGAN's, the suite's generator)."""
+    record = exp_dir / "fake" / "generator.json"
+    return json.loads(record.read_text()).get("prior", "uniform") if record.exists() else "uniform"
 
 
 @cli.main

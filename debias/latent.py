@@ -46,3 +46,27 @@ def check_complement(z, z_flip, w_a, b_a, w_g, b_g):
     z, z_flip = np.asarray(z, np.float64), np.asarray(z_flip, np.float64)
     return {"max_target_score_change": float(np.max(np.abs(z_flip @ w_a - z @ w_a), initial=0.0)),
             "max_protected_sum": float(np.max(np.abs((z_flip @ w_g + b_g) + (z @ w_g + b_g)), initial=0.0))}
+
+
+def clip_to_prior(z_flip, prior):
+    """z' kept inside the generator's training range: a uniform prior's box [-1, 1] (BEGAN); a
+    normal prior has no bound, so nothing is clipped. Returns (z', record) with the share of z'
+    with any coordinate outside the box and the share of coordinates clipped."""
+    z_flip = np.asarray(z_flip, np.float64)
+    if prior != "uniform":
+        return z_flip, {"clipped": False, "reason": f"{prior} prior: no bounded training range"}
+    outside = np.abs(z_flip) > 1.0
+    return np.clip(z_flip, -1.0, 1.0), {
+        "clipped": True, "box": [-1.0, 1.0],
+        "fraction_latents_clipped": float(np.mean(np.any(outside, axis=1))) if len(z_flip) else 0.0,
+        "fraction_coordinates_clipped": float(np.mean(outside)) if outside.size else 0.0}
+
+
+def pair_agreement(z, z_flip, w_a, b_a, w_g, b_g):
+    """Shares of pairs whose z' is on z's side of the target hyperplane and on the other side of
+    the protected one (both 1 for the exact z'; clipping can move some back)."""
+    z, z_flip = np.asarray(z, np.float64), np.asarray(z_flip, np.float64)
+    if not len(z):
+        return {"target_side_kept": float("nan"), "protected_side_flipped": float("nan")}
+    return {"target_side_kept": float(np.mean((z @ w_a + b_a > 0) == (z_flip @ w_a + b_a > 0))),
+            "protected_side_flipped": float(np.mean((z @ w_g + b_g > 0) != (z_flip @ w_g + b_g > 0)))}

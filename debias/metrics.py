@@ -4,14 +4,15 @@
     AP:  sklearn average_precision_score                       (reported x100)
     DEO: |FNR_{g=0} - FNR_{g=1}|                               (x100)
     BA:  BiasAmp attribute -> task (Wang & Russakovsky 2021)   (x100)
-    KL:  KL between the groups' smoothed score histograms, both ways, for t = 0 and t = 1
+    KL:  KL between the groups' smoothed score histograms, both ways, for t = 0 and t = 1, by one of
+         two definitions (KL_DEFINITIONS): "common-bins" (default) or "original" (the paper's)
 Each with a seeded 500-sample bootstrap: median, std and the printed +-2 std.
 """
 import numpy as np
 from scipy.ndimage import gaussian_filter
 from sklearn.metrics import average_precision_score, f1_score
 
-SCALE = {"AP": 100.0, "DEO": 100.0, "BA": 100.0, "KL": 1.0}   # as the original prints them
+SCALE = {"AP": 100.0, "DEO": 100.0, "BA": 100.0, "KL": 1.0, "KL_other": 1.0}   # as the original prints them
 
 
 def calibrated_threshold(targets, scores):
@@ -84,22 +85,43 @@ def bias_amplification(targets, protected, predictions):
     return float(np.nanmean(diff * np.sign(p_t_given_g - p_t)))
 
 
+KL_DEFINITIONS = ("common-bins", "original")
+
+
 def _smoothed_histogram(values, bins, sigma):
+    """common-bins: both groups on the bins of [0, 1], float counts smoothed, normalised, + 1e-6."""
     hist = np.histogram(values, bins=bins, range=(0.0, 1.0))[0].astype(float)
     smooth = gaussian_filter(hist, sigma)
     return smooth / smooth.sum() + 1e-6
+
+
+def _original_histogram(values, bins, sigma):
+    """The original's utils.smoothed_hist_kl_distance: bins over this group's OWN [min, max] (numpy's
+    automatic range), and gaussian_filter on the integer counts, whose output keeps the integer
+    dtype, so the smoothed counts are truncated to integers; then normalised, + 1e-6. (All-zero
+    smoothed counts, possible for a handful of scores, give nan, as there.)"""
+    smooth = gaussian_filter(np.histogram(values, bins=bins)[0], sigma)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return smooth / smooth.sum() + 1e-6
 
 
 def kl(p, q):
     return float(np.sum(np.where(p != 0, p * np.log(p / q), 0.0)))
 
 
-def kl_divergences(targets, protected, scores, bins=50, sigma=1.0):
+def kl_divergences(targets, protected, scores, bins=50, sigma=1.0, definition="common-bins"):
     """[KL(g0||g1) | t=1, KL(g1||g0) | t=1, KL(g0||g1) | t=0, KL(g1||g0) | t=0] between the groups'
-    score histograms: 50 bins, gaussian_filter(sigma=1), normalised, + 1e-6 (utils.smoothed_hist_kl_distance).
-    Unlike the original, both histograms share the bins [0, 1] (scores are probabilities): with
-    bins fitted to each group's own range, bin k of one group and bin k of the other cover
-    different scores. nan for a cell where a group is empty."""
+    score histograms: 50 bins, gaussian_filter(sigma=1), normalised, + 1e-6.
+
+    definition "common-bins" (default): both histograms share the bins of [0, 1] (scores are
+    probabilities); "original": the original's, each group histogrammed over its own range with
+    integer smoothing (see _original_histogram). The original's bin k of one group and bin k of the
+    other cover different scores, so it measures only the shapes: scores from U(0, .5) against
+    U(.5, 1) give a KL near 0 there and a large one here. Use "original" to compare with the
+    paper's KL column. nan for a cell where a group is empty."""
+    if definition not in KL_DEFINITIONS:
+        raise ValueError(f"KL definition must be one of {KL_DEFINITIONS}, not {definition!r}")
+    histogram = _smoothed_histogram if definition == "common-bins" else _original_histogram
     t, g, s = map(np.asarray, (targets, protected, scores))
     values = []
     for label in (1, 0):
@@ -107,7 +129,7 @@ def kl_divergences(targets, protected, scores, bins=50, sigma=1.0):
         if len(a) == 0 or len(b) == 0:
             values += [np.nan, np.nan]
             continue
-        ha, hb = _smoothed_histogram(a, bins, sigma), _smoothed_histogram(b, bins, sigma)
+        ha, hb = histogram(a, bins, sigma), histogram(b, bins, sigma)
         values += [kl(ha, hb), kl(hb, ha)]
     return values
 
@@ -126,17 +148,20 @@ def summarise(values, scale=1.0):
     return {"median": median, "std": std, "pm2std": 2 * std}
 
 
-def resampled(targets, protected, scores, threshold, repeats=500, seed=0):
-    """AP, DEO, BA (one value per bootstrap resample) and KL (4 per resample) of one classifier."""
+def resampled(targets, protected, scores, threshold, repeats=500, seed=0, kl_definition="common-bins"):
+    """AP, DEO, BA (one value per bootstrap resample) and KL (4 per resample, by `kl_definition`;
+    KL_other: the other definition, for comparison) of one classifier."""
+    other = next(d for d in KL_DEFINITIONS if d != kl_definition)
     t, g, s = (np.asarray(a) for a in (targets, protected, scores))
     p = (s >= threshold).astype(int)
-    runs = {"AP": [], "DEO": [], "BA": [], "KL": []}
+    runs = {"AP": [], "DEO": [], "BA": [], "KL": [], "KL_other": []}
     for idx in bootstrap_indices(len(t), repeats, seed):
         ti, gi, si, pi = t[idx], g[idx], s[idx], p[idx]
         runs["AP"].append(average_precision(ti, si) if 0 < ti.sum() < len(ti) else np.nan)
         runs["DEO"].append(deo(ti, gi, pi))
         runs["BA"].append(bias_amplification(ti, gi, pi))
-        runs["KL"].append(kl_divergences(ti, gi, si))
+        runs["KL"].append(kl_divergences(ti, gi, si, definition=kl_definition))
+        runs["KL_other"].append(kl_divergences(ti, gi, si, definition=other))
     return {name: np.asarray(v, float) for name, v in runs.items()}
 
 
@@ -151,17 +176,20 @@ def paired_difference(runs_a, runs_b):
     return out
 
 
-def fairness(targets, protected, scores, threshold, repeats=500, seed=0, runs=None):
+def fairness(targets, protected, scores, threshold, repeats=500, seed=0, runs=None, kl_definition="common-bins"):
     """AP, DEO, BA and KL of one classifier on one split, each a bootstrap summary (median, std,
     2 std); the median of KL is over all 4 x `repeats` values, as the original's bootstrap_kl.
-    `runs`: the `resampled` values of these arguments, when the caller has them already."""
+    KL follows `kl_definition`; KL_other is the other definition. `runs`: the `resampled` values
+    of these arguments, when the caller has them already."""
     t, g, s = (np.asarray(a) for a in (targets, protected, scores))
     p = (s >= threshold).astype(int)
-    runs = resampled(t, g, s, threshold, repeats, seed) if runs is None else runs
+    runs = resampled(t, g, s, threshold, repeats, seed, kl_definition) if runs is None else runs
     result = {name: summarise(v, SCALE[name]) for name, v in runs.items()}
     result["point"] = {"AP": average_precision(t, s) * 100, "DEO": deo(t, g, p) * 100,
                        "BA": bias_amplification(t, g, p) * 100,
-                       "KL": summarise(kl_divergences(t, g, s))["median"]}
+                       "KL": summarise(kl_divergences(t, g, s, definition=kl_definition))["median"]}
+    result["kl_definition"] = kl_definition
+    result["kl_other_definition"] = next(d for d in KL_DEFINITIONS if d != kl_definition)
     result["threshold"] = float(threshold)
     result["predicted_positives"], result["positives"] = int(p.sum()), int(t.sum())
     return result

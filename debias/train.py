@@ -23,7 +23,7 @@ from debias import experiment  # noqa: E402
 CLASSIFIER_KEYS = ("backbone", "widths", "head_units", "image_size", "input_size", "epochs", "batch_size",
                    "lr", "seed", "max_train", "imagenet", "jit_compile", "eager", "strategy", "profile",
                    "attribute", "protected_attribute")
-DEBIAS_KEYS = ("n_samples", "n_svm", "pair_start", "label_threshold")
+DEBIAS_KEYS = ("n_samples", "n_svm", "pair_start", "label_threshold", "label_fallback", "clip_latents")
 
 
 def parser():

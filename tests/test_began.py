@@ -78,24 +78,48 @@ def test_train_step_uses_pre_update_losses_for_k_and_M():
     assert real - 0.3 * 2.0 < float(logs["d_loss"]) < real
 
 
-def test_lr_halves_on_a_stalled_measure_and_not_on_a_falling_one():
+def test_halving_schedule_by_hand():
+    """carpedm20: lr0 until lr_step updates are done, then halved per lr_step, never below the floor."""
+    schedule = gan.HalvingSchedule(1e-4, every=3, floor=2e-5)
+    steps = [0, 1, 2, 3, 5, 6, 8, 9, 11, 1000]
+    expected = [1e-4, 1e-4, 1e-4, 5e-5, 5e-5, 2.5e-5, 2.5e-5, 2e-5, 2e-5, 2e-5]   # 1.25e-5 -> floor
+    assert [float(schedule(s)) for s in steps] == pytest.approx(expected, rel=1e-6)
+    assert float(gan.HalvingSchedule(1e-5, 3, 2e-5)(10)) == pytest.approx(1e-5)   # below the floor: kept
+    # carpedm20's own numbers: 8e-5, halved at 100k and 200k, floored at 2e-5 from then on
+    paper = gan.HalvingSchedule(8e-5, 100000, 2e-5)
+    assert [float(paper(s)) for s in (99999, 100000, 199999, 200000, 499999)] == pytest.approx(
+        [8e-5, 4e-5, 4e-5, 2e-5, 2e-5], rel=1e-6)
+
+
+def test_step_schedule_moves_both_optimizers_per_update():
+    model = compiled(lr=1e-4, lr_decay="step", lr_step=2, lr_floor=2e-5)
+    x = tf.constant(np.random.default_rng(1).uniform(-1, 1, (4, 32, 32, 3)), tf.float32)
+    used = [float(model.train_step(x)["lr"]) for _ in range(5)]
+    assert used == pytest.approx([1e-4, 1e-4, 5e-5, 5e-5, 2.5e-5], rel=1e-6)
+    assert int(model.d_optimizer.iterations) == int(model.g_optimizer.iterations) == 5
+    assert float(model.d_optimizer.learning_rate) == float(model.g_optimizer.learning_rate) == pytest.approx(2.5e-5)
+    assert isinstance(model.g_optimizer._learning_rate, gan.HalvingSchedule)
+
+
+def test_stall_rule_over_windows_of_steps():
+    """plateau: the mean M of each lr_window-step window against the best window so far."""
     stalled = compiled(lr=1e-4, lr_decay="plateau", lr_patience=2, lr_floor=2e-5)
-    fired = [bool(stalled.end_epoch(m)) for m in [0.5, 0.5, 0.499, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]]
+    fired = [bool(stalled.end_window(m)) for m in [0.5, 0.5, 0.499, 0.5, 0.5, 0.5, 0.5, 0.5, 0.5]]
     assert fired == [False, False, True, False, True, False, True, False, True]
     lr = float(stalled.g_optimizer.learning_rate)
     assert lr == pytest.approx(2e-5) and float(stalled.d_optimizer.learning_rate) == lr  # 1e-4/8 floored
     falling = compiled(lr=1e-4, lr_decay="plateau", lr_patience=2)
-    assert not any(bool(falling.end_epoch(m)) for m in 0.5 * 0.95 ** np.arange(10))
+    assert not any(bool(falling.end_window(m)) for m in 0.5 * 0.95 ** np.arange(10))
     assert float(falling.d_optimizer.learning_rate) == pytest.approx(1e-4)
-
-
-def test_step_schedule_halves_every_lr_step():
-    model = compiled(lr=1e-4, lr_decay="step", lr_step=3)
+    # per step: windows of 3 steps, means 0.4 (first: improves on inf), 0.4 (stalls: halve), then
+    # 0.2 (improves by more than 1 %: kept)
+    model = compiled(lr=1e-4, lr_decay="plateau", lr_window=3, lr_patience=1, lr_floor=1e-6)
     rates = []
-    for step in range(1, 8):
-        model._decay(tf.constant(step, tf.int64))
-        rates.append(float(model.g_optimizer.learning_rate))
-    assert rates == pytest.approx([1e-4, 1e-4, 5e-5, 5e-5, 5e-5, 2.5e-5, 2.5e-5])
+    for step, m in enumerate([0.3, 0.5, 0.4, 0.4, 0.4, 0.4, 0.1, 0.2, 0.3], start=1):
+        model._plateau(tf.constant(m), tf.constant(step, tf.int64))
+        rates.append(float(model.d_optimizer.learning_rate))
+    assert rates == pytest.approx([1e-4] * 5 + [5e-5] * 4)
+    assert float(model.best_measure) == pytest.approx(0.2) and float(model.window_count) == 0
 
 
 def fit(run_dir, epochs, images, config):
@@ -108,19 +132,26 @@ def fit(run_dir, epochs, images, config):
         run_dir, epochs=epochs, steps_per_epoch=steps, config=config, step_log=True, verbose=0)
 
 
-def test_resume_continues_k_t_and_lr_state(tmp_path):
-    """2 epochs, stop, resume, 2 more: the state restored is the state saved, and k_t follows its
-    recurrence across the resumption (every state variable lives in the checkpoint)."""
+STATE = ("k", "best_measure", "stalled_windows", "window_sum", "window_count")
+
+
+@pytest.mark.parametrize("rule", ["step", "plateau"])
+def test_resume_continues_k_t_and_lr_schedule(tmp_path, rule):
+    """2 epochs (4 steps), stop, resume, 2 more: the restored state is the saved state, k_t follows
+    its recurrence across the resumption, and the learning rate continues its schedule: the step
+    rule from the optimizers' restored iterations, the stall rule from its restored window."""
     images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
-    config = tiny_config(batch_size=4, lr=1e-3, lr_patience=1, lr_min_delta=0.0, lambda_k=0.01)
+    config = tiny_config(batch_size=4, lr=1e-3, lr_decay=rule, lr_step=3, lr_window=3, lr_floor=1e-5,
+                         lr_patience=1, lr_min_delta=0.0, lambda_k=0.01)
     first = fit(tmp_path, 2, images, config)
-    saved = {name: float(getattr(first, name)) for name in ("k", "best_measure", "stalled_epochs")}
+    saved = {name: float(getattr(first, name)) for name in STATE}
     saved["lr"] = float(first.g_optimizer.learning_rate)
-    fresh = gan.build(config, 2)()
+    fresh = gan.build(config)()
     assert training.load_checkpoint(fresh, tmp_path) == 2
-    restored = {name: float(getattr(fresh, name)) for name in ("k", "best_measure", "stalled_epochs")}
+    restored = {name: float(getattr(fresh, name)) for name in STATE}
     restored["lr"] = float(fresh.g_optimizer.learning_rate)
     assert restored == pytest.approx(saved) and saved["k"] > 0
+    assert int(fresh.d_optimizer.iterations) == int(fresh.g_optimizer.iterations) == 4
     fit(tmp_path, 4, images, config)
     steps = pd.read_csv(tmp_path / "steps.csv")
     assert list(steps["step"]) == list(range(1, 9))
@@ -128,12 +159,13 @@ def test_resume_continues_k_t_and_lr_state(tmp_path):
     k_before = np.concatenate([[0.0], steps["k_t"].to_numpy()[:-1]])
     expected = np.clip(k_before + 0.01 * (0.5 * steps["step_loss_real"] - steps["step_loss_fake"]), 0, 1)
     np.testing.assert_allclose(steps["k_t"], expected, rtol=1e-5, atol=1e-8)
-    # the learning rate only ever halves (patience 1, min_delta 0), never resets at the resumption
     lr = steps["lr"].to_numpy()
-    assert lr[4] in (pytest.approx(lr[3]), pytest.approx(lr[3] / 2))
-    assert np.all(np.diff(lr) <= 1e-12)
-    changed = np.flatnonzero(np.diff(lr)) + 2          # steps (1-based) whose lr differs from the last
-    assert np.all(changed % 2 == 0)                    # only at an epoch's last step (2 per epoch)
+    if rule == "step":   # updates 0-2 at 1e-3, 3-5 at 5e-4, 6-7 at 2.5e-4, across the resumption at 4
+        np.testing.assert_allclose(lr, [1e-3] * 3 + [5e-4] * 3 + [2.5e-4] * 2, rtol=1e-6)
+    else:                # only ever halves, and only after a window's last step (steps 3 and 6)
+        assert np.all(np.diff(lr) <= 1e-12)
+        changed = np.flatnonzero(np.diff(lr)) + 2          # 1-based steps whose lr differs from the last
+        assert set(changed) <= {4, 7}
 
 
 def image_folder(path, n=12):
@@ -175,6 +207,16 @@ def test_smoke_train_generate_evaluate(tmp_path, monkeypatch):
     assert set(metrics["k_t_trajectory"]) >= {1, 6}
     for name in ("convergence.png", "eval_samples.png", "metrics.json", "metrics.md", "headline.json"):
         assert (run_dir / name).exists(), name
+    # with scores: KID is reported beside FID, with both image counts and KID's subsets
+    fake_scores = {"fid": 101.5, "kid_mean": 0.0421, "kid_std": 0.0, "n_real": 64, "n_fake": 64,
+                   "fid_count": 64, "kid_subsets": 1, "kid_subset_size": "full sets"}
+    monkeypatch.setattr(evaluate, "fid", lambda *a, **k: dict(fake_scores))
+    metrics = evaluate.main([str(run_dir), "--profile", "smoke", "--data-dir", str(tmp_path)])
+    assert metrics["kid_mean"] == 0.0421 and metrics["n_real"] == metrics["n_fake"] == 64
+    rows = {r["metric"].split(" ")[0]: r for r in __import__("json").loads((run_dir / "headline.json").read_text())}
+    assert rows["FID"]["value"] == 101.5 and rows["KID"]["value"] == pytest.approx(42.1)
+    assert "64 real vs 64 generated" in rows["KID"]["notes"]
+    assert "| n_fake | 64 |" in (run_dir / "metrics.md").read_text()
 
 
 def run_cli(*args):
@@ -186,6 +228,11 @@ def run_cli(*args):
     (["--image-size", "48"], "invalid choice: 48"),
     (["--gamma", "0"], "out of range"),
     (["--gamma", "1.5"], "out of range"),
+    (["--lr-decay", "cosine"], "invalid choice: 'cosine'"),
+    (["--lr-step", "0"], "out of range"),
+    (["--lr-window", "-5"], "out of range"),
+    (["--lr-min-delta", "1"], "out of range"),
+    (["--lr-floor=-1e-5"], "out of range"),
 ])
 def test_bad_flags_exit_2_with_one_line(args, message, tmp_path):
     result = run_cli(*args, "--out", str(tmp_path / "runs"))
@@ -208,3 +255,16 @@ def test_celeba_images_load_at_32(tmp_path):
         pytest.skip(f"CelebA subset not found under {data}")
     images = train.load_images(tiny_config(image_size=32), data, split="test")
     assert images.shape == (660, 32, 32, 3) and images.dtype == np.uint8
+
+
+def test_checkpoints_from_before_the_window_rule_still_load():
+    """Those held 3 own variables (k_t, best epoch mean of M, stalled epochs): they load, with an
+    empty window, so older runs' generators stay usable."""
+    model = compiled(lr_decay="plateau")
+    model.window_sum.assign(5.0)
+    model.window_count.assign(2.0)
+    model.load_own_variables({"0": np.float32(0.3), "1": np.float32(0.7), "2": np.float32(1.0)})
+    assert [float(v) for v in (model.k, model.best_measure, model.stalled_windows, model.window_sum,
+                               model.window_count)] == pytest.approx([0.3, 0.7, 1.0, 0.0, 0.0])
+    with pytest.raises(ValueError):
+        model.load_own_variables({"0": np.float32(0.3), "1": np.float32(0.7)})

@@ -197,3 +197,119 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch):
                 "--data-dir", str(data_root), "--out", str(out)])
     assert (run / "infogan" / "state.json").exists()
     assert json.loads((run / "cgan" / "state.json").read_text())["epoch"] == 1
+
+
+def _hand_outputs():
+    """D logits 0 (real) and log 3 (fake: sigmoid 3/4); Q logits with p_1 = 1/4; codes (0.5, -1)
+    against means 0 and variances (1, 2)."""
+    logits = np.zeros((1, 10), np.float32)
+    logits[0, 1] = math.log(3.0)
+    return dict(d_real=tf.zeros((1, 1)), d_fake=tf.fill((1, 1), math.log(3.0)), logits=tf.constant(logits),
+                index=tf.constant([1]), mu=tf.zeros((1, 2)), log_var=tf.math.log(tf.constant([[1.0, 2.0]])),
+                cont=tf.constant([[0.5, -1.0]]))
+
+
+def test_official_and_kalpak92_losses_by_hand():
+    o = _hand_outputs()
+    bce_real, bce_fake0, bce_fake1 = math.log(2.0), math.log(4.0), math.log(4.0 / 3.0)
+    ce = math.log(4.0)
+    nll_unit = 2 * 0.5 * math.log(2 * math.pi) + 0.5 * (0.25 + 1.0)        # std 1, the official's codes
+    nll_learned = -((-0.5 * math.log(2 * math.pi * 1 + 1e-6) - 0.25 / (2 * 1 + 1e-6))
+                    + (-0.5 * math.log(2 * math.pi * 2 + 1e-6) - 1.0 / (2 * 2 + 1e-6)))
+    official = gan.InfoGAN(**{k: v for k, v in train.INFOGAN_VARIANTS["official"].items() if "lr" not in k})
+    kalpak = gan.InfoGAN(**{k: v for k, v in train.INFOGAN_VARIANTS["kalpak92"].items() if "lr" not in k})
+    args = (o["logits"], o["index"], o["mu"], o["log_var"], o["cont"])
+    # official: the MI term (weight 1 on both codes) is in D's loss as well as in G's
+    assert float(official.d_objective(o["d_real"], o["d_fake"], *args)[0]) == pytest.approx(
+        bce_real + bce_fake0 + ce + nll_unit, rel=1e-5)
+    g, g_ce, g_nll = official.g_objective(o["d_fake"], *args)
+    assert float(g[0]) == pytest.approx(bce_fake1 + ce + nll_unit, rel=1e-5)
+    assert float(g_ce[0]) == pytest.approx(ce, rel=1e-5) and float(g_nll[0]) == pytest.approx(nll_unit, rel=1e-5)
+    # kalpak92: D's loss has no MI term; G/Q's has CE + 0.1 NLL with the learned variance
+    assert float(kalpak.d_objective(o["d_real"], o["d_fake"], *args)[0]) == pytest.approx(bce_real + bce_fake0, rel=1e-5)
+    assert float(kalpak.g_objective(o["d_fake"], *args)[0][0]) == pytest.approx(bce_fake1 + ce + 0.1 * nll_learned, rel=1e-5)
+
+
+def test_official_variant_trains_trunk_and_q_with_d():
+    """official: D's optimizer (2e-4) owns trunk, D head and Q head, and its loss moves the Q head;
+    G's optimizer (1e-3) owns G only. kalpak92: Q with G, both at 2e-4, D's loss blind to Q."""
+    official = gan.build("infogan", variant=train.INFOGAN_VARIANTS["official"])()
+    kalpak = gan.build("infogan", variant=train.INFOGAN_VARIANTS["kalpak92"])()
+    assert float(official.d_optimizer.learning_rate) == pytest.approx(2e-4)
+    assert float(official.g_optimizer.learning_rate) == pytest.approx(1e-3)
+    assert float(kalpak.g_optimizer.learning_rate) == pytest.approx(2e-4)
+    unused = {id(v) for v in official.q_head.get_layer("log_var").trainable_variables}   # fixed std 1
+    assert len(unused) == 2 and not unused & {id(v) for v in official.discriminator_variables + official.generator_variables}
+    for model, q_in_d in ((official, True), (kalpak, False)):
+        q = {id(v) for v in model.q_variables}
+        assert (q <= {id(v) for v in model.discriminator_variables}) == q_in_d
+        assert (q <= {id(v) for v in model.generator_variables}) != q_in_d
+        z, index, cont = model.sample_codes(4)
+        real = tf.random.uniform((4, 28, 28, 1), -1, 1, seed=1)
+        with tf.GradientTape() as tape:
+            d_loss = model.losses_for(real, z, index, cont)[0]
+        grads = tape.gradient(d_loss, model.q_variables)
+        moved = any(g is not None and float(tf.reduce_max(tf.abs(g))) > 0 for g in grads)
+        assert moved == q_in_d
+    logs = official.train_step(tf.random.uniform((4, 28, 28, 1), -1, 1, seed=2))
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    # the two switches are separate: MI in D's loss (moves the trunk) with the Q head left to G
+    mixed = gan.InfoGAN(info_in_d=True, q_with="g")
+    q = {id(v) for v in mixed.q_variables}
+    assert q <= {id(v) for v in mixed.generator_variables} and not q & {id(v) for v in mixed.discriminator_variables}
+    with pytest.raises(ValueError, match="q_with"):
+        gan.InfoGAN(q_with="both")
+
+
+def test_code_range_sweeps():
+    perm = np.arange(10)
+    _, _, cont = generate.infogan_codes(200, "noise2", perm, code_range=1.0)
+    assert np.allclose(np.unique(cont[:, 1]), np.linspace(-1, 1, 10), atol=1e-6) and np.all(cont[:, 0] == 0)
+    _, _, cont = generate.infogan_codes(200, "noise2", perm)
+    assert cont[:, 1].min() == pytest.approx(-2.0) and cont[:, 1].max() == pytest.approx(2.0)
+    assert evaluate.range_dir("r", 2.0).name == "r" and evaluate.range_dir("r", 1.0).name == "code_range_1"
+    assert evaluate.seed_dir("r", 3, 1.0).as_posix() == "r/code_range_1/seed_3"
+
+
+def test_mapping_log_rows(tmp_path):
+    """mapping.csv: one row per measured epoch; a resumed run replaces rows from after its checkpoint."""
+    model = gan.build("infogan")()
+    before = model.seed_generator.state.numpy().copy()
+    for epoch in (1, 2, 3):
+        train.log_mapping(tmp_path, model, epoch, lambda imgs: np.zeros(len(imgs), int), per_code=2)
+    train.log_mapping(tmp_path, model, 2, lambda imgs: np.zeros(len(imgs), int), per_code=2)
+    lines = (tmp_path / train.MAPPING_CSV).read_text().splitlines()
+    assert lines[0] == "epoch,mapping_accuracy,code_to_digit" and [l.split(",")[0] for l in lines[1:]] == ["1", "2"]
+    assert float(lines[1].split(",")[1]) == pytest.approx(0.1)     # every code called 0: one code in ten right
+    np.testing.assert_array_equal(model.seed_generator.state.numpy(), before)   # training noise untouched
+
+
+@pytest.mark.parametrize("module, args", [
+    ("cgan_infogan.train", ["--variant", "openai"]),
+    ("cgan_infogan.train", ["--mapping-every", "-1"]),
+    ("cgan_infogan.evaluate", ["RUN", "--code-range", "0"]),
+    ("cgan_infogan.evaluate", ["RUN", "--code-range", "5"]),
+    ("cgan_infogan.generate", ["RUN", "--model", "infogan", "--size", "10", "--out", "x.npz", "--code-range", "x"]),
+])
+def test_new_flags_are_range_checked(module, args):
+    r = _run(module, *args)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_smoke_official_variant_run(tmp_path, data_root, monkeypatch):
+    """--variant official trains its own run (mnist_smoke_official), logs the mapping per epoch, and
+    generate rebuilds it with the official's optimizer layout."""
+    monkeypatch.setattr(generate, "reference_predict", lambda root, epochs=None: lambda imgs: np.zeros(len(imgs), int))
+    out = tmp_path / "results"
+    train.main(["--profile", "smoke", "--model", "infogan", "--variant", "official", "--mapping-every", "1",
+                "--train-images", "64", "--batch-size", "32", "--data-dir", str(data_root), "--out", str(out)])
+    run = out / "mnist_smoke_official"
+    config = json.loads((run / "infogan" / "config.json").read_text())["config"]
+    assert config["variant"] == "official" and config["g_lr"] == 1e-3 and config["info_in_d"] is True
+    assert (run / "infogan" / "mapping.csv").read_text().splitlines()[1].startswith("1,")
+    model, epoch, _ = generate.load_gan(run, "infogan")
+    assert epoch == 1 and model.info_in_d and float(model.g_optimizer.learning_rate) == pytest.approx(1e-3)
+    generate.main([str(run), "--model", "infogan", "--variant", "noise1", "--size", "20", "--code-range", "1",
+                   "--out", str(tmp_path / "i.npz"), "--data-dir", str(data_root)])
+    with np.load(tmp_path / "i.npz") as f:
+        assert json.loads(str(f["info"]))["code_range"] == 1.0

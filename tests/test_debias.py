@@ -113,6 +113,75 @@ def test_kl_by_hand():
     assert 0 < smoothed[0] < ab
 
 
+def test_kl_definitions_on_disjoint_uniform_scores():
+    """Groups from U(0, .5) and U(.5, 1): the original's per-group bins see two flat histograms (KL
+    ~0.003 at 5,000 scores each, from sampling noise only); on common bins they do not overlap."""
+    rng = np.random.default_rng(0)
+    n = 5000
+    scores = np.concatenate([rng.uniform(0, 0.5, n), rng.uniform(0.5, 1, n)])
+    protected, targets = np.repeat([0, 1], n), np.ones(2 * n, int)
+    original = metrics.kl_divergences(targets, protected, scores, definition="original")
+    common = metrics.kl_divergences(targets, protected, scores, definition="common-bins")
+    assert all(0 < v < 0.01 for v in original[:2]) and all(v > 5 for v in common[:2])
+    assert np.isnan(original[2:]).all()                # no t = 0 scores
+    # evenly spaced scores: identical histograms over each group's own range, KL exactly 0
+    even = np.concatenate([(np.arange(1000) + 0.5) / 2000, 0.5 + (np.arange(1000) + 0.5) / 2000])
+    t, g = np.ones(2000, int), np.repeat([0, 1], 1000)
+    assert metrics.kl_divergences(t, g, even, definition="original")[:2] == [0.0, 0.0]
+    assert metrics.kl_divergences(t, g, even)[0] > 5
+    with pytest.raises(ValueError, match="KL definition"):
+        metrics.kl_divergences(t, g, even, definition="kde")
+
+
+def test_original_kl_histogram_truncates_smoothed_counts_by_hand():
+    """Scores 0.1, ten of 0.2, 0.3: own range [0.1, 0.3] in 50 bins -> counts 1 (bin 0), 10 (bin 25),
+    1 (bin 49). gaussian_filter(sigma 1) weights: centre 0.3989, +-1 0.2420, +-2 0.0540. Integer
+    output truncates: bin 25 -> 3 (3.99), bins 24/26 -> 2 (2.42), bins 23/27 -> 0 (0.54), bins 0
+    and 49 -> 0 (1 x 0.3989 + its reflection 1 x 0.2420 = 0.64). Normalised: 2/7, 3/7, 2/7, + 1e-6."""
+    values = np.array([0.1] + [0.2] * 10 + [0.3])
+    hist = metrics._original_histogram(values, 50, 1.0)
+    expected = np.full(50, 1e-6)
+    expected[24:27] += [2 / 7, 3 / 7, 2 / 7]
+    np.testing.assert_allclose(hist, expected, rtol=1e-9)
+    # the same shape elsewhere on [0, 1] gives KL 0 by the original's definition
+    shifted = values + 0.5
+    t, g = np.ones(24, int), np.repeat([0, 1], 12)
+    assert metrics.kl_divergences(t, g, np.concatenate([values, shifted]), definition="original")[:2] == [0.0, 0.0]
+
+
+def test_label_fallback_to_median_when_the_threshold_leaves_one_class(tmp_path):
+    from debias import hallucinate
+    (tmp_path / "best.json").write_text(json.dumps({"f1_thresh": 0.9, "cal_thresh": 0.5}))
+    scores = np.linspace(0.1, 0.6, 20)                    # all below the F1 threshold 0.9
+    labels, record = hallucinate.binarise(scores, "f1", tmp_path, "median", n_svm=10)
+    assert record["rule"] == "median" and record["requested_rule"] == "f1"
+    assert record["requested_positive_rate"] == 0.0 and "fell back" in record["fallback"]
+    assert record["threshold"] == pytest.approx(0.35) and labels.sum() == 10
+    labels, record = hallucinate.binarise(scores, "f1", tmp_path, "none", n_svm=10)
+    assert record["fallback"] is None and labels.sum() == 0
+    # both classes among the SVMs' latents: the F1 threshold stays
+    labels, record = hallucinate.binarise(scores, "calibrated", tmp_path, "median", n_svm=20)
+    assert record["rule"] == "calibrated" and record["fallback"] is None and labels.sum() == 4
+    # one class among the first n_svm latents only (the slice the SVMs are fitted on) also falls back
+    labels, record = hallucinate.binarise(scores, "calibrated", tmp_path, "median", n_svm=5)
+    assert record["rule"] == "median"
+
+
+def test_clip_to_prior_by_hand():
+    z_flip = np.array([[0.5, -0.2], [1.5, 0.0], [-3.0, 2.0], [1.0, -1.0]])
+    clipped, record = latent.clip_to_prior(z_flip, "uniform")
+    np.testing.assert_array_equal(clipped, [[0.5, -0.2], [1.0, 0.0], [-1.0, 1.0], [1.0, -1.0]])
+    assert record["fraction_latents_clipped"] == 0.5 and record["fraction_coordinates_clipped"] == 3 / 8
+    same, record = latent.clip_to_prior(z_flip, "normal")
+    np.testing.assert_array_equal(same, z_flip)
+    assert record["clipped"] is False
+    # pair_agreement: z = (0.5, 0.5) with w_a = (1, 0), w_g = (0, 1), b = 0: z' = (0.5, -0.5) keeps
+    # and flips; clipped from (0.5, -0.5) nothing changes; a z' of (0.5, 0.5) would not flip
+    agree = latent.pair_agreement(np.array([[0.5, 0.5], [0.5, 0.5]]), np.array([[0.5, -0.5], [0.5, 0.5]]),
+                                  np.array([1.0, 0.0]), 0.0, np.array([0.0, 1.0]), 0.0)
+    assert agree == {"target_side_kept": 1.0, "protected_side_flipped": 0.5}
+
+
 def test_cell_weights_equalise_groups_within_each_class():
     targets = np.array([1, 1, 1, 0, 0, 0])
     protected = np.array([0, 0, 1, 0, 1, 1])

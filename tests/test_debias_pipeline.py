@@ -32,8 +32,19 @@ def test_smoke_pipeline(tmp_path):
     w_g, b_g = np.array(planes["protected"]["w"]), planes["protected"]["b"]
     assert np.linalg.norm(w_a) == pytest.approx(1.0) and np.linalg.norm(w_g) == pytest.approx(1.0)
     z = orig["z"][pairs["index"]].astype(np.float64)
-    np.testing.assert_allclose(pairs["z_flip"] @ w_a, z @ w_a, atol=1e-5)
-    np.testing.assert_allclose(pairs["z_flip"] @ w_g + b_g, -(z @ w_g + b_g), atol=1e-5)
+    # z' is the exact complement, clipped (by default) to the uniform prior's box [-1, 1]
+    from debias import latent
+    exact = latent.complement(z, w_a, w_g, b_g)
+    inside = np.all(np.abs(exact) <= 1, axis=1)
+    np.testing.assert_allclose(pairs["z_flip"], np.clip(exact, -1, 1), atol=1e-5)
+    np.testing.assert_allclose(pairs["z_flip"][inside] @ w_a, z[inside] @ w_a, atol=1e-5)
+    np.testing.assert_allclose(pairs["z_flip"][inside] @ w_g + b_g, -(z[inside] @ w_g + b_g), atol=1e-5)
+    assert planes["clipping"]["clipped"] is True
+    assert planes["clipping"]["fraction_latents_clipped"] == pytest.approx(1 - inside.mean())
+    kept = np.mean((z @ w_a + b_a > 0) == (pairs["z_flip"] @ w_a + b_a > 0))
+    assert planes["clipping"]["target_side_kept"] == pytest.approx(kept, abs=1 / len(z))   # float32 z' on disk
+    labelling = json.loads((exp / "fake" / "labels.json").read_text())
+    assert labelling["target"]["rule"] == "median" and labelling["target"]["fallback"] is None
     assert np.load(exp / "fake" / "flip.npz")["images"].shape == (32, 16, 16, 3)
     check = json.loads((exp / "fake" / "flip_check.json").read_text())
     assert check["n"] == 32 and 0 <= check["protected"]["label_flipped"] <= 1
@@ -51,10 +62,13 @@ def test_smoke_pipeline(tmp_path):
         assert set(result) >= {"AP", "DEO", "BA", "KL", "threshold"}
         assert set(result["AP"]) == {"median", "std", "pm2std"}
     assert metrics["paper_category_means"]["baseline"]["AP"] == 78.6
-    assert metrics["flip_check"] == check
+    assert metrics["flip_check"] == check and metrics["labelling"] == labelling
+    assert metrics["kl_definition"] == "common-bins" and "KL_other" in metrics["test"]["baseline"]
+    assert metrics["svm_accuracy"]["clipping"] == planes["clipping"]
     rows = json.loads((exp / "headline.json").read_text())
     assert len(rows) == 8 and {r["paper"] for r in rows} == {"GAN de-biasing"}
     assert "| baseline |" in (exp / "metrics.md").read_text()
+    assert "KL original (down)" in (exp / "metrics.md").read_text()     # the paper's KL beside ours
     assert "| gan-debiased - baseline, paired |" in (exp / "metrics.md").read_text()
     assert set(metrics["test_difference"]) == {"AP", "DEO", "BA"}
     timing = json.loads((exp / "timing.json").read_text())
@@ -68,7 +82,8 @@ def test_smoke_pipeline(tmp_path):
 
 def run(*args, cwd):
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=cwd,
-                          env={"GAN_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(cwd), "TF_CPP_MIN_LOG_LEVEL": "2"})
+                          env={"GAN_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(cwd), "TF_CPP_MIN_LOG_LEVEL": "2",
+                               "PYTHONPATH": str(ROOT)})   # this checkout, not an installed copy
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -81,6 +96,10 @@ def run(*args, cwd):
     (["-m", "debias.generate", "--generate", "orig", "--generator", "missing.keras"],
      "generator checkpoint missing.keras does not exist"),
     (["-m", "debias.pipeline", "--generator", "README.md"], "is not a .keras file"),
+    (["-m", "debias.pipeline", "--kl", "paper"], "invalid choice: 'paper'"),
+    (["-m", "debias.pipeline", "--label-fallback", "mean"], "invalid choice: 'mean'"),
+    (["-m", "debias.hyperplane", "--clip-latents", "yes"], "unrecognized arguments: yes"),
+    (["-m", "debias.evaluate", "nowhere", "--kl", "kde"], "invalid choice: 'kde'"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, argv, message):
     data = tmp_path / "data"

@@ -3,6 +3,7 @@ is the paper's algorithm, compiled with one optimizer per network, with `keras.m
 trackers named as the logged keys and a `SeedGenerator` for all of its randomness."""
 import keras
 import tensorflow as tf
+from keras.src.backend.tensorflow.trainer import _collective_all_reduce_multi_worker
 
 
 class GAN(keras.Model):
@@ -39,6 +40,27 @@ class GAN(keras.Model):
         d_optimizer.build(self.discriminator_variables)
         g_optimizer.build(self.generator_variables)
         self.built = True
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # fit() first reduces a batch across replicas to build the model symbolically; under
+        # MultiWorkerMirroredStrategy that reduce fails on a tuple batch such as (images, labels)
+        # (Keras 3.15). compile() has built every variable already: nothing is left to build.
+        if self.built and all(layer.built for layer in self._flatten_layers()):
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    def make_train_function(self, force=False):
+        if self.train_function is not None and not force:
+            return self.train_function
+        step = self.train_step
+        if _collective_all_reduce_multi_worker(self.distribute_strategy):
+            # Across workers Keras 3.15 averages the logs with strategy.reduce("MEAN", v, axis=0),
+            # which fails on scalars: give each a length-1 axis for that reduce to remove.
+            def step(data):
+                return {k: tf.reshape(v, [1]) if v.shape.rank == 0 else v
+                        for k, v in self.train_step(data).items()}
+        self.train_function = self._make_function(step)
+        return self.train_function
 
     @staticmethod
     def mean(values):

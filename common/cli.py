@@ -95,17 +95,31 @@ def config_differences(old, new):
     return {k: (old.get(k), new.get(k)) for k in sorted(keys) if old.get(k) != new.get(k)}
 
 
+def is_chief():
+    """Whether this process writes the run directory: False only on the non-chief workers of a
+    multi-worker run, as named by TF_CONFIG (the chief, else worker 0, is the one that writes)."""
+    tf_config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task, cluster = tf_config.get("task") or {}, tf_config.get("cluster") or {}
+    if not task:
+        return True
+    if "chief" in cluster:
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+
+
 def prepare_run_dir(run_dir, config):
     """Create (or reopen for resumption) a run directory and write its config.json.
 
     An existing run with a checkpoint is resumed only when its configuration matches; `--overwrite`
     starts it over. Call this after the inputs have been validated, so that a mistake never touches
-    what is on disk.
+    what is on disk. The other workers of a `--strategy multiworker` run only check: the chief writes.
     """
     run_dir = Path(run_dir)
     config_path = run_dir / CONFIG_FILE
+    writes = config.get("strategy") != "multiworker" or is_chief()
     if run_dir.exists() and config.get("overwrite"):
-        shutil.rmtree(run_dir)
+        if writes:
+            shutil.rmtree(run_dir)
     elif (run_dir / STATE_FILE).exists() and config_path.exists():
         old = json.loads(config_path.read_text())["config"]
         diff = config_differences(old, config)
@@ -113,6 +127,8 @@ def prepare_run_dir(run_dir, config):
             changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
             raise UserError(f"{run_dir} was trained with another configuration ({changes}); "
                             "pass --overwrite to start over or --out for a new run")
+    if not writes:
+        return run_dir
     if not run_dir.exists():
         _created_run_dirs.append(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -4,9 +4,12 @@ resume, sample grids, loss-curve plots and a stop on NaN/Inf losses."""
 import csv
 import hashlib
 import json
+import atexit
 import math
 import os
+import shutil
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
+from keras.src.backend.tensorflow.trainer import _collective_all_reduce_multi_worker
 
 from common import plots
 from common.cli import RESUME_FREE_KEYS, STATE_FILE, write_json_atomic
@@ -179,6 +183,31 @@ class Checkpointer(keras.callbacks.Callback):
             plots.image_grid(path=self.run_dir / "samples" / f"epoch_{done:04d}.png", **samples)
 
 
+def _writable_dir(run_dir, strategy):
+    """The run dir on the chief. The other workers of a multi-worker run read its checkpoint but write
+    to a scratch dir removed at exit: they still run every callback, as saving (the trackers) and
+    sampling (predict) are collective and need every worker."""
+    if strategy.extended.should_checkpoint:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return run_dir
+    scratch = Path(tempfile.mkdtemp(prefix="worker_run_"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    return scratch
+
+
+def _same_on_every_worker(strategy, epoch):
+    """The epoch to resume after, which all workers must share: each loads the checkpoint itself, and
+    with different ones their collective steps would never pair up."""
+    if not _collective_all_reduce_multi_worker(strategy):
+        return epoch
+    found = strategy.gather(strategy.experimental_distribute_values_from_function(
+        lambda _: tf.constant([epoch])), axis=0).numpy().tolist()
+    if len(set(found)) > 1:
+        raise TrainingError(f"the workers found checkpoints of different epochs ({found}, chief first): "
+                            "each needs the chief's run directory, shared or copied to the same path")
+    return epoch
+
+
 def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=None,
           save_every=1, sample_fn=None, sample_every=None, step_log=False, verbose="auto"):
     """Build the model in the strategy's scope, resume from the run dir's latest checkpoint, and fit.
@@ -190,31 +219,31 @@ def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=
     checkpoint.
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _writable_dir(run_dir, strategy or tf.distribute.get_strategy())
     if verbose == "auto":     # progress bars on a terminal; one line per epoch in a log file (nohup)
         verbose = 1 if sys.stdout.isatty() else 2
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = build()
-    initial_epoch = load_checkpoint(model, run_dir, config)
+    initial_epoch = _same_on_every_worker(strategy, load_checkpoint(model, run_dir, config))
     if initial_epoch >= epochs:
         if verbose:
             print(f"{run_dir}: already trained for {initial_epoch} epochs (pass more --epochs to go on)")
         return model
     if initial_epoch and verbose:
         print(f"{run_dir}: resuming after epoch {initial_epoch}")
-    _truncate_csv(run_dir / LOSSES_CSV, "epoch", initial_epoch)
-    _truncate_csv(run_dir / STEPS_CSV, "step", initial_epoch * steps_per_epoch + 1)
+    _truncate_csv(out_dir / LOSSES_CSV, "epoch", initial_epoch)
+    _truncate_csv(out_dir / STEPS_CSV, "step", initial_epoch * steps_per_epoch + 1)
     guard = NaNGuard()
-    callbacks = [guard, CSVLog(run_dir / LOSSES_CSV)]
+    callbacks = [guard, CSVLog(out_dir / LOSSES_CSV)]
     if step_log:
-        callbacks.append(CSVLog(run_dir / STEPS_CSV, per_step=True, steps_per_epoch=steps_per_epoch))
-    callbacks.append(Checkpointer(run_dir, config, epochs, save_every, guard, sample_fn, sample_every))
+        callbacks.append(CSVLog(out_dir / STEPS_CSV, per_step=True, steps_per_epoch=steps_per_epoch))
+    callbacks.append(Checkpointer(out_dir, config, epochs, save_every, guard, sample_fn, sample_every))
     model.fit(data_fn(initial_epoch), epochs=epochs, initial_epoch=initial_epoch,
               steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
               shuffle=False)
     if guard.bad:
-        state = run_dir / STATE_FILE
+        state = out_dir / STATE_FILE
         kept = json.loads(state.read_text())["epoch"] if state.exists() else None
         raise TrainingError(f"{guard.bad}; the last good checkpoint "
                             + (f"(epoch {kept}) is kept in {run_dir / CHECKPOINTS}" if kept

@@ -6,6 +6,20 @@ import tensorflow as tf
 from keras.src.backend.tensorflow.trainer import _collective_all_reduce_multi_worker
 
 
+class ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A SeedGenerator whose draws differ between replicas. Its state is a mirrored variable that
+    every replica advances alike, so without the replica id added to the seed all replicas would
+    draw the same numbers and a global batch would repeat its latents once per replica. Replica 0
+    (and training without a strategy) draws what a plain SeedGenerator draws."""
+
+    def next(self, ordered=True):
+        seed = super().next(ordered)
+        context = tf.distribute.get_replica_context()      # None in cross-replica context
+        if context is None:
+            return seed
+        return seed + tf.cast(tf.stack([context.replica_id_in_sync_group, 0]), seed.dtype)
+
+
 class GAN(keras.Model):
     """Subclasses set `loss_names`, create their networks as attributes in `__init__` after calling
     `super().__init__`, and implement `train_step`.
@@ -17,7 +31,7 @@ class GAN(keras.Model):
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = ReplicaSeedGenerator(seed, name="seed_generator")
         self.trackers = [keras.metrics.Mean(name=name) for name in self.loss_names]
 
     @property

@@ -3,8 +3,8 @@
 
     python tests/mw_worker.py RUN_DIR EPOCHS REPORT_JSON
 
-The report (JSON) holds the ids of the examples this worker's replica trained on, step by step;
-REPORT_JSON.npz the final weights and optimizer state. The model and data are also imported by
+The report (JSON) holds the ids of the examples this worker's replica trained on, step by step, and
+latents every replica drew after training; REPORT_JSON.npz the final weights and optimizer state. The model and data are also imported by
 the test for its single-process reference.
 """
 import json
@@ -78,7 +78,10 @@ def main(run_dir, epochs, report):
     cli.prepare_run_dir(run_dir, CONFIG)                 # as the packages' entry points do
     model = fit(run_dir, int(epochs), strategy)
     np.savez(report + ".npz", *state(model))
-    Path(report).write_text(json.dumps({"consumed": model.consumed, "replicas": strategy.num_replicas_in_sync}))
+    # Latents drawn in a train step's context, gathered from all replicas (replica 0's first).
+    latents = strategy.gather(tf.function(lambda: strategy.run(model.noise, ((2, toy.LATENT),)))(), axis=0)
+    Path(report).write_text(json.dumps({"consumed": model.consumed, "replicas": strategy.num_replicas_in_sync,
+                                        "latents": latents.numpy().tolist()}))
 
 
 if __name__ == "__main__":

@@ -73,15 +73,20 @@ def run_workers(tmp, run_dirs, epochs, name):
 def reference(run_dir, epochs):
     """The same training in this process on one device: the global batch of 16 at once."""
     model = mw_worker.fit(run_dir, epochs)
-    return model.consumed, mw_worker.state(model)
+    return model.consumed, mw_worker.state(model), model.noise((2, mw_worker.toy.LATENT)).numpy()
 
 
 def files(folder):
     return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
-def check_run(reports, states, ref_consumed, ref_state):
+def check_run(reports, states, ref_consumed, ref_state, ref_latents):
     assert [r["replicas"] for r in reports] == [2, 2]
+    latents = np.array(reports[0]["latents"])
+    np.testing.assert_array_equal(latents, reports[1]["latents"])
+    # replica 0 draws what one process draws, replica 1 other latents (not a copy of replica 0's)
+    np.testing.assert_array_equal(latents[:2], ref_latents)
+    assert np.abs(latents[2:] - latents[:2]).min() > 1e-3
     for a, b in zip(*states):                               # the workers hold one model
         np.testing.assert_array_equal(a, b)
     for a, b in zip(states[0], ref_state):                  # ... the single-process one
@@ -106,8 +111,8 @@ def test_two_workers_train_like_one_process_and_resume_from_the_chief(tmp_path):
     chief_dir, other_dir, ref_dir = tmp_path / "chief" / "run", tmp_path / "other" / "run", tmp_path / "ref"
 
     reports, states = run_workers(tmp_path, [chief_dir, other_dir], 2, "first")
-    ref_consumed, ref_state = reference(ref_dir, 2)
-    check_run(reports, states, ref_consumed, ref_state)
+    ref_consumed, ref_state, ref_latents = reference(ref_dir, 2)
+    check_run(reports, states, ref_consumed, ref_state, ref_latents)
     assert not other_dir.parent.exists()                    # the non-chief wrote nothing
     assert json.loads((chief_dir / "state.json").read_text())["epoch"] == 2
     for name in ("config.json", "losses.png", "samples/epoch_0002.png", "checkpoints/epoch_0002.weights.h5"):
@@ -118,9 +123,9 @@ def test_two_workers_train_like_one_process_and_resume_from_the_chief(tmp_path):
     shutil.copytree(chief_dir, other_dir)
     copied = files(other_dir)
     reports, states = run_workers(tmp_path, [chief_dir, other_dir], 4, "resumed")
-    ref_consumed, ref_state = reference(ref_dir, 4)            # resumes the reference run as well
-    assert len(ref_consumed) == 2 * mw_worker.STEPS               # epochs 3 and 4 only
-    check_run(reports, states, ref_consumed, ref_state)
+    ref_consumed, ref_state, ref_latents = reference(ref_dir, 4)   # resumes the reference run too
+    assert len(ref_consumed) == 2 * mw_worker.STEPS                   # epochs 3 and 4 only
+    check_run(reports, states, ref_consumed, ref_state, ref_latents)
     assert files(other_dir) == copied                       # read, never written
     assert json.loads((chief_dir / "state.json").read_text())["epoch"] == 4
     check_logs(chief_dir, ref_dir)

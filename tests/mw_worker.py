@@ -1,7 +1,10 @@
 """One worker of tests/test_multiworker.py: the toy GAN through common.training.train under
 `--strategy multiworker` (TF_CONFIG comes from the test).
 
-    python tests/mw_worker.py RUN_DIR EPOCHS REPORT_JSON
+    python tests/mw_worker.py RUN_DIR EPOCHS REPORT_JSON [POISON_STEP]
+
+With POISON_STEP the last replica's images turn NaN from that optimizer step (0-based) on, as bad
+data on one worker would.
 
 The report (JSON) holds the ids of the examples this worker's replica trained on, step by step, and
 latents every replica drew after training; REPORT_JSON.npz the final weights and optimizer state. The model and data are also imported by
@@ -29,10 +32,11 @@ class Recording(toy.ToyGAN):
     """The toy GAN fed (images, example ids): the latents are looked up by id, so a batch is the same
     function whichever replica gets it, and each step's ids are recorded in this process."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, poison_step=None, **kwargs):
         super().__init__(**kwargs)
         self.consumed = []
         self.latents = tf.constant(Z)
+        self.poison_step = poison_step
 
     def _record(self, ids):
         self.consumed.append(ids.numpy().tolist())
@@ -43,11 +47,16 @@ class Recording(toy.ToyGAN):
         recorded = tf.py_function(self._record, [ids], tf.int64)
         recorded.set_shape(ids.shape)
         ids = recorded                   # used below, so the recording cannot be pruned
+        if self.poison_step is not None:
+            context = tf.distribute.get_replica_context()
+            bad = ((context.replica_id_in_sync_group == context.num_replicas_in_sync - 1)
+                   & (self.d_optimizer.iterations >= self.poison_step))
+            images = tf.where(bad, tf.constant(np.nan, tf.float32), images)
         return super().train_step((images, tf.gather(self.latents, ids)))
 
 
-def build():
-    model = Recording(seed=0)
+def build(poison_step=None):
+    model = Recording(seed=0, poison_step=poison_step)
     for layer in model.discriminator.layers:       # no dropout: replicas must compute one function
         if hasattr(layer, "rate"):
             layer.rate = 0.0
@@ -63,9 +72,9 @@ def sample(model):
     return model.generator(np.zeros((6, toy.LATENT), np.float32)).numpy().reshape(2, 3, 8, 8, 1)
 
 
-def fit(run_dir, epochs, strategy=None):
+def fit(run_dir, epochs, strategy=None, poison_step=None):
     training.seed_everything(0)
-    return training.train(build, data, run_dir, epochs=epochs, steps_per_epoch=STEPS, config=CONFIG,
+    return training.train(lambda: build(poison_step), data, run_dir, epochs=epochs, steps_per_epoch=STEPS, config=CONFIG,
                           strategy=strategy, verbose=0, step_log=True, sample_fn=sample)
 
 
@@ -73,10 +82,10 @@ def state(model):
     return [v.numpy() for v in model.weights + model.d_optimizer.variables + model.g_optimizer.variables]
 
 
-def main(run_dir, epochs, report):
+def main(run_dir, epochs, report, poison_step=None):
     strategy = training.get_strategy("multiworker")      # first: it must precede any other TF op
     cli.prepare_run_dir(run_dir, CONFIG)                 # as the packages' entry points do
-    model = fit(run_dir, int(epochs), strategy)
+    model = fit(run_dir, int(epochs), strategy, None if poison_step is None else int(poison_step))
     np.savez(report + ".npz", *state(model))
     # Latents drawn in a train step's context, gathered from all replicas (replica 0's first).
     latents = strategy.gather(tf.function(lambda: strategy.run(model.noise, ((2, toy.LATENT),)))(), axis=0)

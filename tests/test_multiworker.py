@@ -34,9 +34,10 @@ def free_ports(n):
         return [s.getsockname()[1] for s in sockets]
 
 
-def run_workers(tmp, run_dirs, epochs, name):
-    """Start one process per run dir, wait for all; on a failure or timeout kill every one (whole
-    process group) and fail with the logs. Returns each worker's report and final state."""
+def run_workers(tmp, run_dirs, epochs, name, *args, code=0):
+    """Start one process per run dir, wait for all; on an exit status other than `code` or a
+    timeout kill every one (whole process group) and fail with the logs. Returns each worker's
+    report and final state when they exit with 0, else their logs."""
     cluster = {"worker": [f"127.0.0.1:{p}" for p in free_ports(len(run_dirs))]}
     procs, logs = [], []
     try:
@@ -48,11 +49,12 @@ def run_workers(tmp, run_dirs, epochs, name):
             logs.append(tmp / f"{name}_{index}.log")
             with open(logs[-1], "w") as log:
                 procs.append(subprocess.Popen(
-                    [sys.executable, str(Path(mw_worker.__file__)), str(run_dir), str(epochs), str(tmp / f"{name}_{index}.json")],
+                    [sys.executable, str(Path(mw_worker.__file__)), str(run_dir), str(epochs),
+                     str(tmp / f"{name}_{index}.json"), *map(str, args)],
                     env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         deadline = time.monotonic() + TIMEOUT
         # A worker that fails leaves the others waiting on collectives: stop at the first failure.
-        while any(p.poll() is None for p in procs) and not any(p.poll() for p in procs):
+        while any(p.poll() is None for p in procs) and all(p.poll() in (None, code) for p in procs):
             assert time.monotonic() < deadline, f"workers still running after {TIMEOUT} s"
             time.sleep(0.1)
     finally:
@@ -61,10 +63,12 @@ def run_workers(tmp, run_dirs, epochs, name):
                 os.killpg(p.pid, signal.SIGKILL)
             p.wait()
     codes = [p.returncode for p in procs]
-    assert codes == [0] * len(procs), f"exit codes {codes}:\n" + "\n".join(
+    assert codes == [code] * len(procs), f"exit codes {codes}:\n" + "\n".join(
         f"--- worker {i}\n{log.read_text()[-3000:]}" for i, log in enumerate(logs))
     for index in range(len(procs)):           # the scratch dir of the non-chief is gone with it
         assert not any((tmp / f"{name}_tmp{index}").iterdir())
+    if code:
+        return [log.read_text() for log in logs]
     reports = [json.loads((tmp / f"{name}_{i}.json").read_text()) for i in range(len(procs))]
     states = [list(np.load(tmp / f"{name}_{i}.json.npz").values()) for i in range(len(procs))]
     return reports, states
@@ -129,3 +133,14 @@ def test_two_workers_train_like_one_process_and_resume_from_the_chief(tmp_path):
     assert files(other_dir) == copied                       # read, never written
     assert json.loads((chief_dir / "state.json").read_text())["epoch"] == 4
     check_logs(chief_dir, ref_dir)
+
+
+def test_a_nan_on_one_worker_stops_every_worker_at_the_same_step(tmp_path):
+    chief_dir, other_dir = tmp_path / "chief" / "run", tmp_path / "other" / "run"
+    logs = run_workers(tmp_path, [chief_dir, other_dir], 3, "nan", mw_worker.STEPS, code=1)
+    # the losses are averaged across workers, so the chief sees the other worker's NaN too
+    for log in logs:
+        assert "TrainingError: d_loss became nan at epoch 2, step 1; the last good checkpoint (epoch 1)" in log
+    assert json.loads((chief_dir / "state.json").read_text())["epoch"] == 1
+    assert sorted(p.name for p in (chief_dir / training.CHECKPOINTS).iterdir()) == ["epoch_0001.weights.h5"]
+    assert not other_dir.parent.exists()

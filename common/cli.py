@@ -112,11 +112,11 @@ def prepare_run_dir(run_dir, config):
 
     An existing run with a checkpoint is resumed only when its configuration matches; `--overwrite`
     starts it over. Call this after the inputs have been validated, so that a mistake never touches
-    what is on disk. The other workers of a `--strategy multiworker` run only check: the chief writes.
+    what is on disk. The other workers of a multi-worker run (TF_CONFIG) only check: the chief writes.
     """
     run_dir = Path(run_dir)
     config_path = run_dir / CONFIG_FILE
-    writes = config.get("strategy") != "multiworker" or is_chief()
+    writes = is_chief()
     if run_dir.exists() and config.get("overwrite"):
         if writes:
             shutil.rmtree(run_dir)

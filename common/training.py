@@ -1,10 +1,11 @@
 """The one train function every package uses: `model.fit` under a tf.distribute strategy, with
 Progbar progress, CSV loss logs, atomic `.weights.h5` checkpoints + a JSON training state, automatic
 resume, sample grids, loss-curve plots and a stop on NaN/Inf losses."""
+import atexit
 import csv
+import functools
 import hashlib
 import json
-import atexit
 import math
 import os
 import shutil
@@ -33,11 +34,18 @@ def seed_everything(seed):
     keras.utils.set_random_seed(seed)
 
 
+@functools.cache
+def _multi_worker_strategy():
+    # One per process: a second one (e.g. cgan_infogan's InfoGAN after its CGAN) would enable
+    # collective ops again after startup, and its first broadcast fails.
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
 def get_strategy(name="default"):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multi_worker_strategy()
     return tf.distribute.get_strategy()
 
 

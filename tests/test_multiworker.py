@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 import mw_worker
-from common import training
+from common import cli, training
 
 pytestmark = pytest.mark.multiworker
 
@@ -144,3 +144,30 @@ def test_a_nan_on_one_worker_stops_every_worker_at_the_same_step(tmp_path):
     assert json.loads((chief_dir / "state.json").read_text())["epoch"] == 1
     assert sorted(p.name for p in (chief_dir / training.CHECKPOINTS).iterdir()) == ["epoch_0001.weights.h5"]
     assert not other_dir.parent.exists()
+
+
+@pytest.mark.parametrize("tf_config, chief", [
+    (None, True),
+    ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 0}}, True),
+    ({"cluster": {"worker": ["a:1", "b:1"]}, "task": {"type": "worker", "index": 1}}, False),
+    ({"cluster": {"chief": ["a:1"], "worker": ["b:1"]}, "task": {"type": "chief", "index": 0}}, True),
+    ({"cluster": {"chief": ["a:1"], "worker": ["b:1"]}, "task": {"type": "worker", "index": 0}}, False),
+])
+def test_only_the_chief_prepares_the_run_dir(tmp_path, monkeypatch, tf_config, chief):
+    if tf_config:
+        monkeypatch.setenv("TF_CONFIG", json.dumps(tf_config))
+    else:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    assert cli.is_chief() is chief
+    cli.prepare_run_dir(tmp_path / "run", {"seed": 0, "overwrite": True})
+    assert (tmp_path / "run" / "config.json").exists() is chief
+
+
+def test_overwrite_on_another_worker_leaves_the_chiefs_run_alone(tmp_path, monkeypatch):
+    run = cli.prepare_run_dir(tmp_path / "run", {"seed": 0})
+    (run / "state.json").write_text("{}")
+    monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": {"worker": ["a:1", "b:1"]},
+                                                "task": {"type": "worker", "index": 1}}))
+    before = files(run)
+    cli.prepare_run_dir(run, {"seed": 1, "overwrite": True})   # the chief removes it, not this worker
+    assert files(run) == before

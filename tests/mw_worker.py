@@ -7,10 +7,12 @@ With POISON_STEP the last replica's images turn NaN from that optimizer step (0-
 data on one worker would.
 
 The report (JSON) holds the ids of the examples this worker's replica trained on, step by step, and
-latents every replica drew after training; REPORT_JSON.npz the final weights and optimizer state. The model and data are also imported by
-the test for its single-process reference.
+latents every replica drew after training; REPORT_JSON.npz the final weights and optimizer state.
+The test imports the model and data as well, for its single-process reference.
 """
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -83,6 +85,8 @@ def state(model):
 
 
 def main(run_dir, epochs, report, poison_step=None):
+    # Ends this process even if the test that started it was killed first: no orphan workers.
+    signal.alarm(int(os.environ.get("MW_WORKER_TIMEOUT", "300")))
     strategy = training.get_strategy("multiworker")      # first: it must precede any other TF op
     cli.prepare_run_dir(run_dir, CONFIG)                 # as the packages' entry points do
     model = fit(run_dir, int(epochs), strategy, None if poison_step is None else int(poison_step))

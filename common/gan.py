@@ -3,7 +3,15 @@ is the paper's algorithm, compiled with one optimizer per network, with `keras.m
 trackers named as the logged keys and a `SeedGenerator` for all of its randomness."""
 import keras
 import tensorflow as tf
-from keras.src.backend.tensorflow.trainer import _collective_all_reduce_multi_worker
+
+
+def multi_worker(strategy):
+    """Whether `strategy` spans several worker processes (MultiWorkerMirroredStrategy + TF_CONFIG)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+        return False
+    spec = resolver.cluster_spec()
+    return sum(spec.num_tasks(job) for job in ("chief", "worker") if job in spec.jobs) > 1
 
 
 class ReplicaSeedGenerator(keras.random.SeedGenerator):
@@ -64,15 +72,13 @@ class GAN(keras.Model):
         super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     def make_train_function(self, force=False):
-        if self.train_function is not None and not force:
-            return self.train_function
-        step = self.train_step
-        if _collective_all_reduce_multi_worker(self.distribute_strategy):
-            # Across workers Keras 3.15 averages the logs with strategy.reduce("MEAN", v, axis=0),
-            # which fails on scalars: give each a length-1 axis for that reduce to remove.
-            def step(data):
-                return {k: tf.reshape(v, [1]) if v.shape.rank == 0 else v
-                        for k, v in self.train_step(data).items()}
+        if (self.train_function is not None and not force) or not multi_worker(self.distribute_strategy):
+            return super().make_train_function(force)
+
+        # Across workers Keras 3.15 averages the logs with strategy.reduce("MEAN", v, axis=0), which
+        # fails on scalars: give each a length-1 axis for that reduce to remove.
+        def step(data):
+            return {k: tf.reshape(v, [1]) if v.shape.rank == 0 else v for k, v in self.train_step(data).items()}
         self.train_function = self._make_function(step)
         return self.train_function
 

@@ -18,11 +18,11 @@ import keras
 import numpy as np
 import pandas as pd
 import tensorflow as tf
-from keras.src.backend.tensorflow.trainer import _collective_all_reduce_multi_worker
 
 from common import plots
 from common.cli import RESUME_FREE_KEYS, STATE_FILE, write_json_atomic
 from common.errors import TrainingError, UserError
+from common.gan import multi_worker
 
 LOSSES_CSV = "losses.csv"
 STEPS_CSV = "steps.csv"
@@ -206,7 +206,7 @@ def _writable_dir(run_dir, strategy):
 def _same_on_every_worker(strategy, epoch):
     """The epoch to resume after, which all workers must share: each loads the checkpoint itself, and
     with different ones their collective steps would never pair up."""
-    if not _collective_all_reduce_multi_worker(strategy):
+    if not multi_worker(strategy):
         return epoch
     found = strategy.gather(strategy.experimental_distribute_values_from_function(
         lambda _: tf.constant([epoch])), axis=0).numpy().tolist()

@@ -172,3 +172,15 @@ def test_overwrite_on_another_worker_leaves_the_chiefs_run_alone(tmp_path, monke
     before = files(run)
     cli.prepare_run_dir(run, {"seed": 1, "overwrite": True})   # the chief removes it, not this worker
     assert files(run) == before
+
+
+def test_workers_that_find_different_checkpoints_all_stop(tmp_path):
+    chief_dir, other_dir = tmp_path / "chief" / "run", tmp_path / "other" / "run"
+    mw_worker.fit(chief_dir, 1)                   # the chief has epoch 1, the other worker no copy
+    before = files(chief_dir)
+    logs = run_workers(tmp_path, [chief_dir, other_dir], 2, "apart", code=1)
+    for log in logs:                              # one clear error everywhere instead of a hang
+        assert "the workers found checkpoints of different epochs ([1, 0], chief first)" in log
+    after = files(chief_dir)
+    assert after.pop(Path("config.json")) and after == before   # only the chief's config.json is new
+    assert not other_dir.parent.exists()

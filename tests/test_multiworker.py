@@ -1,7 +1,7 @@
 """`--strategy multiworker` for real: two worker processes on loopback ports (TF_CONFIG, worker 0 =
 chief) train the toy GAN through common.training.train under MultiWorkerMirroredStrategy, then
 resume. Each worker has its own run dir, as on two machines (the other worker's is a copy of the
-chief's for the resumption), except in the NaN test, where they share one. Deselect with
+chief's for the resumption), except in the NaN test, where they share one. Deselect the tests that start workers with
 `-m "not multiworker"`."""
 import json
 import os
@@ -20,8 +20,6 @@ import pytest
 
 import mw_worker
 from common import cli, training
-
-pytestmark = pytest.mark.multiworker
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 240        # seconds for one two-worker run, a safety net: runs took 12-30 s on 2 busy cores
@@ -113,6 +111,7 @@ def check_logs(run_dir, ref_dir):
         np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.multiworker
 def test_two_workers_train_like_one_process_and_resume_from_the_chief(tmp_path):
     chief_dir, other_dir, ref_dir = tmp_path / "chief" / "run", tmp_path / "other" / "run", tmp_path / "ref"
 
@@ -137,6 +136,7 @@ def test_two_workers_train_like_one_process_and_resume_from_the_chief(tmp_path):
     check_logs(chief_dir, ref_dir)
 
 
+@pytest.mark.multiworker
 def test_a_nan_on_one_worker_stops_every_worker_at_the_same_step(tmp_path):
     run_dir = tmp_path / "shared" / "run"          # one run dir for both, as on a shared filesystem
     logs = run_workers(tmp_path, [run_dir, run_dir], 3, "nan", mw_worker.STEPS, code=1)
@@ -174,6 +174,7 @@ def test_overwrite_on_another_worker_leaves_the_chiefs_run_alone(tmp_path, monke
     assert files(run) == before
 
 
+@pytest.mark.multiworker
 def test_workers_that_find_different_checkpoints_all_stop(tmp_path):
     chief_dir, other_dir = tmp_path / "chief" / "run", tmp_path / "other" / "run"
     mw_worker.fit(chief_dir, 1)                   # the chief has epoch 1, the other worker no copy

@@ -183,7 +183,7 @@ def main(argv=None):
         sample_fn=sample_fn(config), step_log=True)
     seconds = time.perf_counter() - start
     trained = max(0, config["epochs"] - done)
-    if trained:
+    if trained and cli.is_chief():        # the other workers of a multi-worker run write nothing
         timing = {"epochs": trained, "images": trained * steps * config["batch_size"],
                   "seconds": round(seconds, 1),
                   "images_per_second": round(trained * steps * config["batch_size"] / seconds, 1),

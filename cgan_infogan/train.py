@@ -185,7 +185,7 @@ def train_one(model_name, config, images, labels, run_dir):
                    strategy=training.get_strategy(config["strategy"]), save_every=config["save_every"],
                    sample_fn=sample_fn)
     trained = max(0, epochs - done_before)
-    if trained:
+    if trained and cli.is_chief():        # the other workers of a multi-worker run write nothing
         seconds = time.time() - start
         cli.write_json_atomic(sub_dir / "throughput.json", {
             "images_per_s": trained * steps * config["batch_size"] / seconds, "epochs": trained,

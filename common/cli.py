@@ -245,30 +245,42 @@ def _clear_run_dir(run_dir):
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
 
 
+def is_chief():
+    """Whether this process writes the run directory: False only on the non-chief workers of a
+    multi-worker run, as named by TF_CONFIG (the chief, else worker 0, is the one that writes)."""
+    tf_config = json.loads(os.environ.get("TF_CONFIG") or "{}")
+    task, cluster = tf_config.get("task") or {}, tf_config.get("cluster") or {}
+    if not task:
+        return True
+    if "chief" in cluster:
+        return task.get("type") == "chief"
+    return task.get("type") == "worker" and int(task.get("index", 0)) == 0
+
+
 def prepare_run_dir(run_dir, config):
     """Create (or reopen for resumption) a run directory, lock it, and write its config.json.
 
     An existing run with a checkpoint is resumed only when its configuration matches; `--overwrite`
     starts it over. Call this after the inputs have been validated, so that a mistake never touches
-    what is on disk.
+    what is on disk. The other workers of a multi-worker run (TF_CONFIG) only check: the chief writes.
     """
     run_dir = Path(run_dir)
     _check_folder_path(run_dir)
     config_path = run_dir / CONFIG_FILE
+    if not config.get("overwrite") and (run_dir / STATE_FILE).exists() and config_path.exists():
+        diff = config_differences(read_config(run_dir), config)
+        if diff:
+            changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
+            raise UserError(f"{run_dir} was trained with another configuration ({changes}); "
+                            "pass --overwrite to start over or --out for a new run")
+    if not is_chief():           # another worker of a multi-worker run: it checks, the chief writes
+        return run_dir
     if run_dir.exists():
+        if config.get("overwrite") and any(p.name != LOCK_FILE for p in run_dir.iterdir()):
+            _check_deletable(run_dir)
+        lock_run_dir(run_dir)
         if config.get("overwrite"):
-            if any(p.name != LOCK_FILE for p in run_dir.iterdir()):
-                _check_deletable(run_dir)
-            lock_run_dir(run_dir)
             _clear_run_dir(run_dir)
-        else:
-            if (run_dir / STATE_FILE).exists() and config_path.exists():
-                diff = config_differences(read_config(run_dir), config)
-                if diff:
-                    changes = ", ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
-                    raise UserError(f"{run_dir} was trained with another configuration ({changes}); "
-                                    "pass --overwrite to start over or --out for a new run")
-            lock_run_dir(run_dir)
     else:
         _created_run_dirs.append(run_dir)
         run_dir.mkdir(parents=True)

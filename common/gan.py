@@ -5,6 +5,29 @@ import keras
 import tensorflow as tf
 
 
+def multi_worker(strategy):
+    """Whether `strategy` spans several worker processes (MultiWorkerMirroredStrategy + TF_CONFIG)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) or resolver is None:
+        return False
+    spec = resolver.cluster_spec()
+    return sum(spec.num_tasks(job) for job in ("chief", "worker") if job in spec.jobs) > 1
+
+
+class ReplicaSeedGenerator(keras.random.SeedGenerator):
+    """A SeedGenerator whose draws differ between replicas. Its state is a mirrored variable that
+    every replica advances alike, so without the replica id added to the seed all replicas would
+    draw the same numbers and a global batch would repeat its latents once per replica. Replica 0
+    (and training without a strategy) draws what a plain SeedGenerator draws."""
+
+    def next(self, ordered=True):
+        seed = super().next(ordered)
+        context = tf.distribute.get_replica_context()      # None in cross-replica context
+        if context is None:
+            return seed
+        return seed + tf.cast(tf.stack([context.replica_id_in_sync_group, 0]), seed.dtype)
+
+
 class GAN(keras.Model):
     """Subclasses set `loss_names`, create their networks as attributes in `__init__` after calling
     `super().__init__`, and implement `train_step`.
@@ -16,7 +39,7 @@ class GAN(keras.Model):
 
     def __init__(self, seed=None, **kwargs):
         super().__init__(**kwargs)
-        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.seed_generator = ReplicaSeedGenerator(seed, name="seed_generator")
         self.trackers = [keras.metrics.Mean(name=name) for name in self.loss_names]
 
     @property
@@ -46,6 +69,25 @@ class GAN(keras.Model):
         d_optimizer.build(self.discriminator_variables)
         g_optimizer.build(self.generator_variables)
         self.built = True
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # fit() first reduces a batch across replicas to build the model symbolically; under
+        # MultiWorkerMirroredStrategy that reduce fails on a tuple batch such as (images, labels)
+        # (Keras 3.15). compile() has built every variable already: nothing is left to build.
+        if self.built and all(layer.built for layer in self._flatten_layers()):
+            return
+        super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+    def make_train_function(self, force=False):
+        if (self.train_function is not None and not force) or not multi_worker(self.distribute_strategy):
+            return super().make_train_function(force)
+
+        # Across workers Keras 3.15 averages the logs with strategy.reduce("MEAN", v, axis=0), which
+        # fails on scalars: give each a length-1 axis for that reduce to remove.
+        def step(data):
+            return {k: tf.reshape(v, [1]) if v.shape.rank == 0 else v for k, v in self.train_step(data).items()}
+        self.train_function = self._make_function(step)
+        return self.train_function
 
     @staticmethod
     def mean(values):

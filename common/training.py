@@ -1,13 +1,16 @@
 """The one train function every package uses: `model.fit` under a tf.distribute strategy, with
 Progbar progress, CSV loss logs, atomic `.weights.h5` checkpoints + a JSON training state, automatic
 resume, sample grids, loss-curve plots and a stop on NaN/Inf losses."""
+import atexit
 import csv
+import functools
 import hashlib
 import json
 import math
 import os
 import shutil
 import sys
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -19,6 +22,7 @@ import tensorflow as tf
 from common import plots
 from common.cli import STATE_FILE, defining, read_json, write_json_atomic
 from common.errors import TrainingError, UserError
+from common.gan import multi_worker
 
 LOSSES_CSV = "losses.csv"
 STEPS_CSV = "steps.csv"
@@ -31,11 +35,18 @@ def seed_everything(seed):
     keras.utils.set_random_seed(seed)
 
 
+@functools.cache
+def _multi_worker_strategy():
+    # One per process: a second one (e.g. cgan_infogan's InfoGAN after its CGAN) would enable
+    # collective ops again after startup, and its first broadcast fails.
+    return tf.distribute.MultiWorkerMirroredStrategy()
+
+
 def get_strategy(name="default"):
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return _multi_worker_strategy()
     return tf.distribute.get_strategy()
 
 
@@ -248,6 +259,31 @@ class Checkpointer(keras.callbacks.Callback):
                     tf.summary.image("samples", tf.io.decode_png(tf.io.read_file(str(grid)))[None], step=done)
 
 
+def _writable_dir(run_dir, strategy):
+    """The run dir on the chief. The other workers of a multi-worker run read its checkpoint but write
+    to a scratch dir removed at exit: they still run every callback, as saving (the trackers) and
+    sampling (predict) are collective and need every worker."""
+    if strategy.extended.should_checkpoint:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        return run_dir
+    scratch = Path(tempfile.mkdtemp(prefix="worker_run_"))
+    atexit.register(shutil.rmtree, scratch, ignore_errors=True)
+    return scratch
+
+
+def _same_on_every_worker(strategy, epoch):
+    """The epoch to resume after, which all workers must share: each loads the checkpoint itself, and
+    with different ones their collective steps would never pair up."""
+    if not multi_worker(strategy):
+        return epoch
+    found = strategy.gather(strategy.experimental_distribute_values_from_function(
+        lambda _: tf.constant([epoch])), axis=0).numpy().tolist()
+    if len(set(found)) > 1:
+        raise TrainingError(f"the workers found checkpoints of different epochs ({found}, chief first): "
+                            "each needs the chief's run directory, shared or copied to the same path")
+    return epoch
+
+
 def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=None,
           save_every=1, sample_fn=None, sample_every=None, step_log=False, verbose="auto"):
     """Build the model in the strategy's scope, resume from the run dir's latest checkpoint, and fit.
@@ -259,7 +295,7 @@ def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=
     checkpoint.
     """
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = _writable_dir(run_dir, strategy or tf.distribute.get_strategy())
     if verbose == "auto":     # progress bars on a terminal; one line per epoch in a log file (nohup)
         verbose = 1 if sys.stdout.isatty() else 2
     strategy = strategy or tf.distribute.get_strategy()
@@ -270,27 +306,27 @@ def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=
             model = build()
     finally:
         keras.mixed_precision.set_global_policy(previous)
-    initial_epoch = load_checkpoint(model, run_dir, config)
+    initial_epoch = _same_on_every_worker(strategy, load_checkpoint(model, run_dir, config))
     if initial_epoch >= epochs:
         if verbose:
             print(f"{run_dir}: already trained for {initial_epoch} epochs (pass more --epochs to go on)")
         return model
     if initial_epoch and verbose:
         print(f"{run_dir}: resuming after epoch {initial_epoch}")
-    _truncate_csv(run_dir / LOSSES_CSV, "epoch", initial_epoch)
-    _truncate_csv(run_dir / STEPS_CSV, "step", initial_epoch * steps_per_epoch + 1)
+    _truncate_csv(out_dir / LOSSES_CSV, "epoch", initial_epoch)
+    _truncate_csv(out_dir / STEPS_CSV, "step", initial_epoch * steps_per_epoch + 1)
     guard = NaNGuard()
-    callbacks = [guard, CSVLog(run_dir / LOSSES_CSV)]
+    callbacks = [guard, CSVLog(out_dir / LOSSES_CSV)]
     if step_log:
-        callbacks.append(CSVLog(run_dir / STEPS_CSV, per_step=True, steps_per_epoch=steps_per_epoch))
-    callbacks.append(Checkpointer(run_dir, config, epochs, save_every, guard, sample_fn, sample_every))
+        callbacks.append(CSVLog(out_dir / STEPS_CSV, per_step=True, steps_per_epoch=steps_per_epoch))
+    callbacks.append(Checkpointer(out_dir, config, epochs, save_every, guard, sample_fn, sample_every))
     if config.get("tensorboard"):     # epoch means of every logged loss; grids come from the Checkpointer
-        callbacks.append(keras.callbacks.TensorBoard(run_dir / TENSORBOARD, write_graph=False, profile_batch=0))
+        callbacks.append(keras.callbacks.TensorBoard(out_dir / TENSORBOARD, write_graph=False, profile_batch=0))
     model.fit(data_fn(initial_epoch), epochs=epochs, initial_epoch=initial_epoch,
               steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
               shuffle=False)
     if guard.bad:
-        state = run_dir / STATE_FILE
+        state = out_dir / STATE_FILE
         kept = read_json(state, "training state")["epoch"] if state.exists() else None
         raise TrainingError(f"{guard.bad}; the last good checkpoint "
                             + (f"(epoch {kept}) is kept in {run_dir / CHECKPOINTS}" if kept

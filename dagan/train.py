@@ -204,6 +204,8 @@ def main(argv=None):
         strategy=training.get_strategy(config["strategy"]), save_every=config["save_every"],
         sample_fn=sample_fn(grid_images, config["seed"], config["z_dim"]), step_log=True)
     seconds = time.perf_counter() - start
+    if not cli.is_chief():                # the other workers of a multi-worker run write nothing
+        return run_dir
     export_generator(model, run_dir)
     trained = max(0, config["epochs"] - done)
     if trained:

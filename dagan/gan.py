@@ -219,10 +219,13 @@ class DAGAN(GAN):
         def critic_update(s, *_):
             return (s + 1, *self.critic_step(tf.gather(sources, s, axis=1), tf.gather(targets, s, axis=1)))
 
-        # A graph loop, so that the critic update is traced once rather than critic_steps times.
-        zero = tf.constant(0.0)
-        _, d_loss, gp, wasserstein = tf.while_loop(
-            lambda s, *_: s < self.critic_steps, critic_update, (tf.constant(0), zero, zero, zero))
+        if tf.distribute.has_strategy():   # a strategy cannot merge optimizer updates inside a graph loop
+            for s in range(self.critic_steps):
+                d_loss, gp, wasserstein = self.critic_step(sources[:, s], targets[:, s])
+        else:   # a graph loop, so that the critic update is traced once rather than critic_steps times
+            zero = tf.constant(0.0)
+            _, d_loss, gp, wasserstein = tf.while_loop(
+                lambda s, *_: s < self.critic_steps, critic_update, (tf.constant(0), zero, zero, zero))
         source = sources[:, self.critic_steps]
         z = self.noise((tf.shape(source)[0], self.z_dim))
         z2 = self.noise((tf.shape(source)[0], self.z_dim)) if self.ms_lambda else None

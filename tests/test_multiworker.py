@@ -144,7 +144,8 @@ def test_a_nan_on_one_worker_stops_every_worker_at_the_same_step(tmp_path):
     for log in logs:
         assert "TrainingError: d_loss became nan at epoch 2, step 1; the last good checkpoint (epoch 1)" in log
     assert json.loads((run_dir / "state.json").read_text())["epoch"] == 1
-    assert sorted(p.name for p in (run_dir / training.CHECKPOINTS).iterdir()) == ["epoch_0001.weights.h5"]
+    assert sorted(p.name for p in (run_dir / training.CHECKPOINTS).iterdir()) == [
+        "epoch_0001.json", "epoch_0001.weights.h5"]
 
 
 @pytest.mark.parametrize("tf_config, chief", [

@@ -140,8 +140,8 @@ def run_experiment(exp_dir, exp_config, train_set, eval_sets):
     exp_dir = Path(exp_dir)
     metrics_path = exp_dir / "metrics_test.json"
     config_path = exp_dir / "config.json"
-    if metrics_path.exists() and config_path.exists() and json.loads(config_path.read_text()) == exp_config:
-        return json.loads(metrics_path.read_text())
+    if metrics_path.exists() and config_path.exists() and cli.read_json(config_path) == exp_config:
+        return cli.read_json(metrics_path)
     exp_dir.mkdir(parents=True, exist_ok=True)
     cli.write_json_atomic(config_path, exp_config)
     start = time.time()
@@ -366,7 +366,7 @@ def throughput(run_dir):
     for m in ("cgan", "infogan"):
         path = Path(run_dir) / m / "throughput.json"
         if path.exists():
-            found[m] = json.loads(path.read_text())
+            found[m] = cli.read_json(path)
     return found
 
 

@@ -6,7 +6,6 @@ has equal mass, as the original. Finally the validation scores of the best model
 threshold (used by evaluate) and the F1-optimal one (used to hallucinate labels), in best.json.
 """
 import csv
-import json
 from pathlib import Path
 
 import numpy as np
@@ -78,7 +77,7 @@ def fit(run_dir, config, train, val, weighted_val=False, verbose="auto"):
     seed = config["seed"] + (1 if config.get("model_train") == "protected" else 0)
     make = build(config, seed)
     history = _history(run_dir)
-    history = [h for h in history if h[0] <= (json.loads((run_dir / cli.STATE_FILE).read_text())["epoch"]
+    history = [h for h in history if h[0] <= (cli.read_json(run_dir / cli.STATE_FILE)["epoch"]
                                               if (run_dir / cli.STATE_FILE).exists() else 0)]
     best = max((ap for _, ap in history), default=-1.0)
     batch = min(config["batch_size"], len(images))

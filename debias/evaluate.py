@@ -15,7 +15,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from common import cli, datasets  # noqa: E402
@@ -132,20 +131,20 @@ def main(argv=None):
                                           kl_definition=config["kl"])
         val_results[model] = metrics.fairness(val[1], val[2], val_scores, thr, repeats, seed,
                                               kl_definition=config["kl"])
-        extra[model] = json.loads((run_dir / "config.json").read_text())["config"].get("imagenet_weights")
+        extra[model] = cli.read_config(run_dir).get("imagenet_weights")
     if (exp_dir / "protected" / "best.keras").exists():
         clf = classifier.load(exp_dir / "protected")
         extra["protected_classifier_test_ap"] = 100 * metrics.average_precision(test[2], classifier.scores(clf, test[0]))
     planes = exp_dir / "fake" / "hyperplanes.json"
     svm = None
     if planes.exists():
-        h = json.loads(planes.read_text())
+        h = cli.read_json(planes)
         svm = {k: {"fit": h[k]["svm_accuracy_fit"], "heldout": h[k]["svm_accuracy_heldout"]}
                for k in ("target", "protected")}
         svm["cos_wg_wa"] = h["cos_wg_wa"]
         svm["clipping"] = h.get("clipping")
     labelling_path = exp_dir / "fake" / "labels.json"
-    labelling = json.loads(labelling_path.read_text()) if labelling_path.exists() else None
+    labelling = cli.read_json(labelling_path) if labelling_path.exists() else None
     check = exp_dir / "fake" / "flip_check.json"
     generator = exp_dir / "fake" / "generator.json"
     paper = experiment.PAPER[experiment.category(config["attribute"])]
@@ -160,8 +159,8 @@ def main(argv=None):
                                   if {"baseline", "gan-debiased"} <= set(test_runs) else None),
               "svm_accuracy": svm, "paper_category_means": paper,
               "labelling": labelling,
-              "flip_check": json.loads(check.read_text()) if check.exists() else None,
-              "generator": json.loads(generator.read_text()) if generator.exists() else None}
+              "flip_check": cli.read_json(check) if check.exists() else None,
+              "generator": cli.read_json(generator) if generator.exists() else None}
     cli.write_json_atomic(out / "metrics.json", record)
     text = table(results, config, paper, record["test_difference"]) + notes_text(labelling, svm)
     (out / "metrics.md").write_text(text)

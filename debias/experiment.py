@@ -14,7 +14,6 @@ results/debias/<Target>_vs_<Protected>_<profile>_seed<seed>/:
     metrics.json, metrics.md, headline.json                                          evaluate
 """
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -172,7 +171,7 @@ def find_generator(out, profile):
     """The generator a pipeline uses by default: the one BEGAN run of this profile next to --out."""
     began = Path(out or "results/debias").parent / "began"
     runs = sorted(p for p in began.glob("*/") if (p / "config.json").exists()
-                  and json.loads((p / "config.json").read_text())["config"].get("profile") == profile)
+                  and cli.read_config(p).get("profile") == profile)
     if len(runs) != 1:
         found = "none" if not runs else ", ".join(map(str, runs))
         raise UserError(f"no single BEGAN run of profile {profile} under {began} (found {found}); train one "

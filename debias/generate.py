@@ -12,7 +12,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import json  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -36,7 +35,7 @@ def generator_source(args, config, exp_dir):
         return gen.check_source(args.generator), config.get("latent_prior")
     record = exp_dir / "fake" / RECORD
     if record.exists():
-        info = json.loads(record.read_text())
+        info = cli.read_json(record)
         return gen.check_source(info["path"]), info["prior"]
     return experiment.find_generator(args.out, config["profile"]), config.get("latent_prior")
 

@@ -13,7 +13,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import json  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -33,7 +32,7 @@ def threshold(run_dir, scores, how):
     validation threshold can put all of them on one side)."""
     if how == "median":
         return float(np.median(scores))
-    best = json.loads((run_dir / "best.json").read_text())
+    best = cli.read_json(run_dir / "best.json")
     return float(best["f1_thresh" if how == "f1" else "cal_thresh"])
 
 

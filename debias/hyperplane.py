@@ -14,7 +14,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import json  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -83,7 +82,7 @@ def generator_prior(exp_dir):
     """The prior G(z) was sampled from, as recorded by `generate --generate orig` (uniform if unknown:
     BEGAN's, the suite's generator)."""
     record = exp_dir / "fake" / "generator.json"
-    return json.loads(record.read_text()).get("prior", "uniform") if record.exists() else "uniform"
+    return cli.read_json(record).get("prior", "uniform") if record.exists() else "uniform"
 
 
 @cli.main

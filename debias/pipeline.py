@@ -17,7 +17,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import json  # noqa: E402
 import time  # noqa: E402
 
 from common import cli, datasets  # noqa: E402
@@ -37,7 +36,7 @@ def run(args, config, evaluate=True):
     over = args.overwrite
     # One entry per invocation: a resumed run (steps skipped in seconds) keeps the first run's times.
     path = exp_dir / "timing.json"
-    runs = json.loads(path.read_text()) if path.exists() else []
+    runs = cli.read_json(path) if path.exists() else []
     runs = runs if isinstance(runs, list) else [{"started": None, "seconds": runs}]
     timing = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": {}}
     runs.append(timing)

@@ -302,3 +302,39 @@ def test_a_later_error_keeps_a_sub_run_that_has_a_checkpoint(tmp_path):
     with pytest.raises(SystemExit):
         entry([])
     assert (tmp_path / "run" / "cgan" / cli.STATE_FILE).exists()
+
+
+KILLED = textwrap.dedent("""
+    import sys
+    sys.path.insert(0, "tests")
+    import toy
+    from common import pipeline, training
+    training.seed_everything(0)
+    training.train(toy.build(), lambda e: pipeline.make_dataset(toy.images(), batch_size=16, seed=0,
+                                                                  start_epoch=e)[0],
+                   sys.argv[1], epochs=int(sys.argv[2]), steps_per_epoch=4, config={"seed": 0}, verbose=0)
+""")
+
+
+@pytest.mark.parametrize("delay", [0.0, 0.15, 0.4])
+def test_kill_9_at_any_moment_then_resume_gives_the_uninterrupted_weights(tmp_path, delay):
+    import time
+    expected = weights(fit(tmp_path / "straight", 12))
+    run_dir = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-c", KILLED, str(run_dir), "12"], cwd=ROOT)
+    try:
+        deadline = time.time() + 120
+        while not (run_dir / cli.STATE_FILE).exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.02)
+        time.sleep(delay)                     # somewhere in the following epochs, or in a checkpoint write
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    resumed = subprocess.run([sys.executable, "-c", KILLED, str(run_dir), "12"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    model = toy.build()()
+    assert training.load_checkpoint(model, run_dir, {"seed": 0}) == 12
+    for a, b in zip(expected, weights(model)):
+        np.testing.assert_array_equal(a, b)
+    assert not list((run_dir / training.CHECKPOINTS).glob("partial*"))

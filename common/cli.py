@@ -97,6 +97,25 @@ def parent_parser():
     return p
 
 
+def parse_args(parser, argv=None, profiles=None):
+    """`parser.parse_args(argv)`, with `--help` showing each profile-controlled default as resolved
+    for the --profile given on the same command line (e.g. `--profile paper --help`)."""
+    args = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    if profiles and any(a in ("-h", "--help") for a in args):
+        profile = parser.get_default("profile")
+        for i, a in enumerate(args):
+            if a == "--profile" and i + 1 < len(args):
+                profile = args[i + 1]
+            elif a.startswith("--profile="):
+                profile = a.split("=", 1)[1]
+        values = profiles.get(profile, {})
+        for action in parser._actions:
+            if action.dest in values and action.default is None and action.help != argparse.SUPPRESS:
+                text = (action.help or "").replace("(profile)", "").strip()
+                action.help = f"{text} (--profile {profile}: {values[action.dest]!r})".strip().replace("%", "%%")
+    return parser.parse_args(args)
+
+
 def resolve(args, profiles, exclude=()):
     """The run's configuration: the chosen profile's values, overridden by every flag given
     except those in `exclude` (flags that steer this invocation but do not define the run)."""

@@ -80,3 +80,15 @@ def test_no_tensorflow_start_up_lines_on_stderr(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "dagan.train", "--profile", "smoke", "--data-dir",
                           str(tmp_path / "missing")], env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "does not exist" in bad.stderr
+
+
+def test_help_shows_the_defaults_of_the_chosen_profile(capsys):
+    profiles = {"quick": {"batch_size": 64, "epochs": 5}, "paper": {"batch_size": 128, "epochs": 150}}
+    for argv, shown in ([["--help"], "(--profile quick: 64)"], [["--profile", "paper", "-h"], "(--profile paper: 128)"]):
+        parser = cli.ArgumentParser(prog="x", parents=[cli.parent_parser()])
+        with pytest.raises(SystemExit) as exit_:
+            cli.parse_args(parser, argv, profiles)
+        assert exit_.value.code == 0
+        assert shown in " ".join(capsys.readouterr().out.split())
+    parser = cli.ArgumentParser(prog="x", parents=[cli.parent_parser()])
+    assert cli.parse_args(parser, ["--epochs", "3"], profiles).epochs == 3

@@ -93,9 +93,8 @@ class Generator:
         if dtype not in DTYPES:
             raise UserError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
         x = self.inputs(labels, n, seed, sources)
-        import keras
         total = len(x[0])
-        parts = [keras.ops.convert_to_numpy(self.network(_one_or_list([a[i:i + BATCH] for a in x]), training=False))
+        parts = [np.asarray(self.network(_one_or_list([a[i:i + BATCH] for a in x]), training=False).numpy())
                  for i in range(0, total, BATCH)]
         out = np.concatenate(parts) if parts else np.zeros((0, *self.image_shape), np.float32)
         out = np.clip(out.astype(np.float32), -1.0, 1.0)

@@ -41,7 +41,6 @@ infogan/mapping.csv), else None with `mapping_note` saying why; `codes_for(digit
 codes with it.
 """
 import contextlib
-import json
 import os
 from pathlib import Path
 
@@ -256,6 +255,7 @@ def _no_generator(run_dir, package, missing, how):
 def _bagan(run_dir, config, model):
     import keras
     from keras import layers
+
     from bagan import evaluate, gan, models
     tags = sorted(p.name[len("class_"):-len("_generator.weights.h5")]
                   for p in run_dir.glob("class_*_generator.weights.h5"))
@@ -312,6 +312,7 @@ def _measured_mapping(folder, epoch):
 def _cgan_infogan(run_dir, config, model):
     import keras
     from keras import layers
+
     from cgan_infogan import generate, models
     if "model" in config:                  # RUN/cgan or RUN/infogan itself
         model = model or config["model"]
@@ -344,7 +345,10 @@ def _cgan_infogan(run_dir, config, model):
 
 def _dagan(run_dir, config, model):
     import keras
-    from dagan import models             # registers PairedDropout, which a saved generator may hold
+
+    from dagan import (
+        models,  # registers PairedDropout, which a saved generator may hold
+    )
     path = run_dir / "generator.keras"
     if not path.exists():
         raise _no_generator(run_dir, "dagan", "no generator.keras",
@@ -423,6 +427,6 @@ def load(run_dir, model=None):
     "infogan" in a cgan_infogan run (default: cgan when trained); a class tag in a BAGAN run of
     several. Raises UserError when `run_dir` is no run of the suite or has no trained generator."""
     run_dir = Path(run_dir)
-    package, config, adapter = identify(run_dir)
+    _, config, adapter = identify(run_dir)
     with _float32():
         return adapter(run_dir, config, model)

@@ -92,7 +92,7 @@ def mixed_dataset(real_images, real_labels, synthetic, real_share=0.5, batch_siz
     An epoch is one pass over the real images (their count // the real share of a batch); the whole
     stream is a pure function of (seed, step), so a run resumed at `start_epoch` sees the batches an
     uninterrupted run sees. Returns (dataset, steps_per_epoch)."""
-    n_real = int(round(real_share * batch_size))
+    n_real = round(real_share * batch_size)
     n_fake = batch_size - n_real
     if not 0 < real_share < 1 or n_real == 0 or n_fake == 0:
         raise ValueError(f"a real share of {real_share} in batches of {batch_size} leaves {n_real} real and "

@@ -1,10 +1,15 @@
 """One Python API for every package's trained generator.
 
     from common import generators
-    g = generators.load("results/cgan_infogan/mnist_quick")         # the CGAN of that run
-    images = g.sample(labels=[0, 1, 2], seed=0)                        # uint8 (3, 28, 28, 1)
-    x = g.sample(n=100, seed=1, dtype="float32")                        # float32 in [-1, 1]
-    g.save("cgan.keras")                                                # keras.saving.load_model loads it
+    g = generators.load("results/cgan_infogan/mnist_quick")       # its CGAN (model="infogan": the other)
+    g.sample(labels=[0, 1, 2], seed=0)                               # uint8 (3, 28, 28, 1)
+    g.sample(n=100, seed=1, dtype="float32")                         # labels i mod 10, float32 in [-1, 1]
+    generators.load("results/dagan/omniglot_quick_seed0").sample(sources=images, seed=0)
+    generators.load("results/began/celeba_32px_quick_seed0").sample(n=64)
+    g.save("cgan.keras")                 # then, without this suite:
+    keras.saving.load_model("cgan.keras").predict(g.inputs(labels=[0, 1, 2], seed=0))   # = sample's, in [-1, 1]
+
+To train on real and generated images at a fixed ratio, see `common.pipeline.mixed_dataset`.
 
 `load(run_dir, model=None)` reads the run's config.json to tell which package made it and rebuilds
 the generator from what that package's training writes, with the package's own builders:
@@ -26,11 +31,11 @@ and `save` writes that very network, so a saved file reproduces `sample` exactly
 
 | package       | conditioning            | network inputs (in order)                                                  |
 |---------------|-------------------------|----------------------------------------------------------------------------|
-| bagan         | labels (class ids)      | noise (N, d) ~ N(0, I), label (N,) int32; BAGAN: z = mu[label] + L[label] noise inside the network; BAGAN-GP: its G(noise, label) |
+| bagan         | labels (class ids)      | noise (N, d) ~ N(0, I), label (N,) int32; BAGAN: z = mu[label] + L[label] noise inside the network (L: Cholesky factor of the class covariance); BAGAN-GP: its G(latent, label) |
 | cgan          | labels (digits)         | noise (N, 64) ~ N(0, I), label (N,) int32 (one-hot inside)                |
 | infogan       | labels = category codes | noise (N, 62) ~ N(0, I), code (N,) int32, continuous (N, 2) ~ U(-1, 1)    |
 | dagan         | sources (images)        | source images (N, H, W, C) in [-1, 1], z (N, z_dim) ~ N(0, I)              |
-| began         | n                       | z (N, h) ~ U(-1, 1)                                                        |
+| began         | n                       | z (N, h) ~ U(-1, 1) (a single input: an array, not a list)                |
 
 All output images (N, H, W, C) in about [-1, 1] (BEGAN's decoder is not bounded: `sample` clips).
 Run a loaded file in inference mode, `model.predict(x)` or `model(x, training=False)`: a bare
@@ -78,8 +83,9 @@ class Generator:
 
     # -- shared -----------------------------------------------------------------------------------
     def inputs(self, labels=None, n=None, seed=0, sources=None):
-        """The inputs `sample` feeds the network for these arguments: what a `save`d file takes."""
-        return self._draw(np.random.default_rng(seed), labels=labels, n=n, sources=sources)
+        """The inputs `sample` feeds the network for these arguments, as a `save`d file takes them:
+        a list of arrays, or one array for a single-input network (BEGAN)."""
+        return _one_or_list(self._draw(np.random.default_rng(seed), labels=labels, n=n, sources=sources))
 
     def sample(self, labels=None, n=None, seed=0, dtype="uint8", *, sources=None):
         """Images (N, H, W, C): uint8 in [0, 255] (dtype="uint8", default) or float32 in [-1, 1]
@@ -91,7 +97,7 @@ class Generator:
         (repeat a source for several)."""
         if dtype not in DTYPES:
             raise UserError(f"dtype {dtype!r} is not one of {', '.join(DTYPES)}")
-        x = self.inputs(labels, n, seed, sources)
+        x = self._draw(np.random.default_rng(seed), labels=labels, n=n, sources=sources)
         total = len(x[0])
         parts = [np.asarray(self.network(_one_or_list([a[i:i + BATCH] for a in x]), training=False).numpy())
                  for i in range(0, total, BATCH)]

@@ -199,6 +199,19 @@ def test_debias_experiment_uses_its_began_run(began_run, tmp_path):
         generators.load(exp)
 
 
+def test_debias_experiment_with_a_keras_generator(began_run, tmp_path):
+    """De-biasing also takes a .keras generator (here BEGAN's, saved by this API): loaded with the
+    prior the experiment recorded, it draws what the BEGAN run draws."""
+    from debias import generate
+    began = generators.load(began_run)
+    saved = began.save(tmp_path / "began.keras")
+    exp = generate.main(["--profile", "smoke", "--generate", "orig", "--generator", str(saved),
+                         "--out", str(tmp_path / "debias")]).parents[1]
+    g = generators.load(exp)
+    assert g.package == "debias" and g.prior == "uniform"
+    assert np.array_equal(g.sample(n=4, seed=9), began.sample(n=4, seed=9))
+
+
 def test_not_a_run_is_one_user_error(tmp_path):
     with pytest.raises(UserError, match="no config.json"):
         generators.load(tmp_path)

@@ -146,4 +146,3 @@ def evaluate(run_dir, data_dir=None, bootstrap=None, kl=None):
         print(f"SVM accuracy on held-out latents: {config['attribute']} {svm['target']['heldout']:.3f}, "
               f"{config['protected_attribute']} {svm['protected']['heldout']:.3f}")
     return out
-

@@ -71,7 +71,7 @@ def fid(config, model, data_dir, n, seed):
         from common.metrics.fid import fid_kid
     except ImportError:
         return None
-    from began.generate import generate, held_out_images, latent
+    from began.sampling import generate, held_out_images, latent
     from common import pipeline
     real = held_out_images(config, data_dir, n)      # a seeded subset when n is smaller
     n = len(real)
@@ -135,7 +135,7 @@ def main(argv=None):
                    help="real and generated images for FID/KID (default: the profile's)")
     p.add_argument("--no-fid", action="store_true", help="skip FID/KID")
     args = p.parse_args(argv)
-    from began.generate import generate, grid, latent, load_run, read_config
+    from began.sampling import generate, grid, latent, load_run, read_config
     read_config(args.run_dir)
     run_dir = Path(args.run_dir)
     data_dir = datasets.data_dir(args.data_dir)

@@ -18,6 +18,7 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 from began import IMAGE_SIZES  # noqa: E402
+from began.data import image_files, load_images  # noqa: E402
 from common import cli, datasets  # noqa: E402
 from common.cli import bounded, positive_int  # noqa: E402
 from common.errors import UserError  # noqa: E402
@@ -87,29 +88,6 @@ def parser():
     g.add_argument("--add-epochs", type=bounded(int, 0), default=None,
                    help="artcg alias: train this many epochs more than the run has done")
     return p
-
-
-def image_files(folder):
-    from common.datasets.base import IMAGE_SUFFIXES
-    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
-def load_images(config, data_dir, split="train"):
-    """uint8 NHWC images: CelebA (cropped to 108 and resized, as carpedm20) or a folder. The folder
-    is read by the class-folder loader when it has sub-folders, else as one flat set of images."""
-    size = config["image_size"]
-    if config["dataset"] == "celeba":
-        return datasets.load("celeba", split, data_dir, size=size).images
-    folder = Path(config["dataset"]).expanduser()
-    if not folder.is_dir():
-        raise UserError(f"--dataset {folder}: not 'celeba' and not a folder of images")
-    files = image_files(folder)
-    if not files:
-        raise UserError(f"--dataset {folder}: the folder holds no image files; put .png/.jpg images in it")
-    if any(p.is_dir() for p in folder.iterdir()):
-        return datasets.load(str(folder), size=size, channels=3).images
-    from common.datasets.base import decode_all
-    return decode_all(files, size=size, channels=3)
 
 
 def check_folder(config):

@@ -250,18 +250,18 @@ def main(argv=None):
     if not sources:     # a real-only grid written into an empty or unrelated folder would look like a result
         raise UserError(f"{run_dir} holds no trained cgan/ or infogan/ (no state.json); pass the folder "
                         "python -m cgan_infogan.train wrote")
-    from cgan_infogan import generate
+    from cgan_infogan import synthetic as synth   # evaluate_seed's `synthetic` holds the sets
     for s in sources:
-        generate.model_dir(run_dir, s.split("_")[0])     # fails early, in one line, if a model is missing
+        synth.model_dir(run_dir, s.split("_")[0])     # fails early, in one line, if a model is missing
     # Synthetic sets: one per source, as large as the largest request; experiments use balanced prefixes.
     need = max([syn for _, syn in mixes + low] or [0])
     predictor = {}
 
     def reference():
         if "predict" not in predictor:
-            predictor["predict"] = generate.reference_predict(root, config.get("reference_epochs"))
+            predictor["predict"] = synth.reference_predict(root, config.get("reference_epochs"))
         return predictor["predict"]
-    loaded = {m: generate.load_gan(run_dir, m) for m in dict.fromkeys(s.split("_")[0] for s in sources)}
+    loaded = {m: synth.load_gan(run_dir, m) for m in dict.fromkeys(s.split("_")[0] for s in sources)}
     speed, by_seed = throughput(run_dir), {}
     for seed in config["seeds"]:
         if len(config["seeds"]) > 1:
@@ -274,7 +274,7 @@ def main(argv=None):
 
 def evaluate_seed(run_dir, config, leaky, train, test, mixes, low, sources, need, loaded, reference, speed):
     """One seed's experiments (real subsets, synthetic sets, classifiers) into seed_dir(run_dir, seed)."""
-    from cgan_infogan import generate
+    from cgan_infogan import synthetic as synth   # evaluate_seed's `synthetic` holds the sets
     out = seed_dir(run_dir, config["seed"], config["code_range"])
     out.mkdir(parents=True, exist_ok=True)
     n_real = len(train.images)
@@ -296,8 +296,8 @@ def evaluate_seed(run_dir, config, leaky, train, test, mixes, low, sources, need
         else:
             import keras
             keras.utils.set_random_seed(config["seed"])
-            generate.reseed(loaded[model_name][0], config["seed"])
-            images, labels, info = generate.synthetic_set(run_dir, s, need, reference, loaded[model_name],
+            synth.reseed(loaded[model_name][0], config["seed"])
+            images, labels, info = synth.synthetic_set(run_dir, s, need, reference, loaded[model_name],
                                                           config["code_range"])
             check = min(len(images), 2000)
             info["reference_classifier_label_accuracy"] = float(np.mean(reference()(images[:check]) == labels[:check]))
@@ -306,7 +306,7 @@ def evaluate_seed(run_dir, config, leaky, train, test, mixes, low, sources, need
             tmp = cache.with_name(f"{cache.stem}.{os.getpid()}.partial.npz")
             np.savez_compressed(tmp, images=images, labels=labels, info=json.dumps(info))
             os.replace(tmp, cache)
-            generate.preview(images, labels, cache.with_suffix(".png"))
+            synth.preview(images, labels, cache.with_suffix(".png"))
             synthetic[s], gen_info[s] = (images, labels), info
         print(f"synthetic {s}: {need} images, {json.dumps(gen_info[s])}")
 

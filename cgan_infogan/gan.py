@@ -2,7 +2,7 @@
 
 CGAN:    L_D = 1/2 [BCE(D(x, y), 1) + BCE(D(G(z, y), y), 0)],  L_G = BCE(D(G(z, y), y), 1);
          one D step, then one G step on the same fakes through the updated D; Adam(2e-4), default betas.
-InfoGAN, two variants (their values: cgan_infogan/train.py INFOGAN_VARIANTS):
+InfoGAN, two variants (their values: cgan_infogan/variants.py INFOGAN_VARIANTS):
   kalpak92 (default, the reproduced repository):
          L_D = BCE(D(x), 1) + BCE(D(G(c)), 0),
          L_GQ = BCE(D(G(c)), 1) + CE(q_logits, k) + 0.1 * NLL(c_cont | mu, var);
@@ -180,7 +180,7 @@ class InfoGAN(GAN):
 
 def build(model, seed=0, lr=2e-4, jit_compile=False, variant=None):
     """A function that returns the compiled GAN `model` ("cgan" or "infogan") with the original's
-    optimizers (for common.training.train). InfoGAN: `variant` is a row of train.INFOGAN_VARIANTS
+    optimizers (for common.training.train). InfoGAN: `variant` is a row of variants.INFOGAN_VARIANTS
     (d_lr, g_lr, cat_weight, cont_weight, info_in_d, q_with, fixed_std); None = kalpak92 with both rates `lr`."""
     def make():
         if model == "cgan":

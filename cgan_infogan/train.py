@@ -14,6 +14,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+from cgan_infogan.variants import INFOGAN_VARIANTS, infogan_settings  # noqa: E402
 from common import cli  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
@@ -30,19 +31,6 @@ PROFILES = {
                   infogan_variant="kalpak92", mapping_every=1),
     "paper": dict(cgan_epochs=500, infogan_epochs=100, batch_size=128, train_images=None, cgan_lr=2e-4,
                   infogan_variant="kalpak92", mapping_every=5),
-}
-# The InfoGAN variants overlaid on a profile (REFERENCE 3c, 7).
-#   kalpak92: the reproduced repository (default): D and G/Q Adam(2e-4), CE + 0.1 NLL in the G/Q loss
-#     only, Q head trained with G, learned variance of the continuous codes.
-#   official: openai/InfoGAN (run_mnist_exp.py: generator_learning_rate 1e-3, discriminator 2e-4,
-#     info_reg_coeff 1.0; infogan_trainer.py subtracts the MI estimate from both losses; the Q head is
-#     built in the d_net scope, so D's optimizer (2e-4) trains it, not G's (1e-3): q_with "d";
-#     Uniform(1, fix_std=True) codes).
-INFOGAN_VARIANTS = {
-    "kalpak92": dict(d_lr=2e-4, g_lr=2e-4, cat_weight=1.0, cont_weight=0.1, info_in_d=False, q_with="g",
-                     fixed_std=False),
-    "official": dict(d_lr=2e-4, g_lr=1e-3, cat_weight=1.0, cont_weight=1.0, info_in_d=True, q_with="d",
-                     fixed_std=True),
 }
 MAPPING_CSV = "mapping.csv"
 
@@ -75,28 +63,13 @@ def run_dir_of(config):
     return Path(config.get("out") or "results/cgan_infogan") / (config.get("name") or default)
 
 
-def infogan_settings(config):
-    """The InfoGAN variant's row, with --lr (if given) for both rates."""
-    row = dict(INFOGAN_VARIANTS[config.get("infogan_variant", "kalpak92")])
-    if config.get("lr"):
-        row.update(d_lr=config["lr"], g_lr=config["lr"])
-    return row
-
-
-def variant_of(sub_config):
-    """The variant row a trained InfoGAN run was built with (runs made before the variants are kalpak92)."""
-    if "variant" not in sub_config:
-        return dict(INFOGAN_VARIANTS["kalpak92"], d_lr=sub_config.get("lr", 2e-4), g_lr=sub_config.get("lr", 2e-4))
-    return {k: sub_config[k] for k in INFOGAN_VARIANTS["kalpak92"]}
-
-
 def log_mapping(run_dir, model, epoch, predict, per_code=100):
     """Appends the InfoGAN's code->digit mapping accuracy after `epoch` to RUN_DIR/mapping.csv: the
     share of generated images the reference MNIST classifier labels as their code's digit under the
     best one-to-one map. Its images come from a NumPy RNG, so the GAN's noise stream (and so
     training) is not touched. Rows after `epoch` (from before a resumption) are dropped."""
-    from cgan_infogan import generate
-    record = generate.measure_mapping(model, predict, per_code=per_code, seed=epoch)
+    from cgan_infogan import synthetic
+    record = synthetic.measure_mapping(model, predict, per_code=per_code, seed=epoch)
     path = Path(run_dir) / MAPPING_CSV
     rows = path.read_text().splitlines()[1:] if path.exists() else []
     rows = [r for r in rows if int(r.split(",")[0]) < epoch]
@@ -168,7 +141,7 @@ def train_one(model_name, config, images, labels, run_dir):
     if model_name == "infogan" and config.get("mapping_every"):
         # measured where the sample grid is written (after every --save-every epochs), so no change
         # to the shared training loop is needed; the epoch is read from the optimizer's step count
-        from cgan_infogan import generate
+        from cgan_infogan import synthetic
         from common import datasets
         grid, cache = sample_fn, {}
 
@@ -176,7 +149,7 @@ def train_one(model_name, config, images, labels, run_dir):
             epoch = int(model.d_optimizer.iterations) // steps
             if epoch % config["mapping_every"] == 0:
                 if "predict" not in cache:
-                    cache["predict"] = generate.reference_predict(datasets.data_dir(config.get("data_dir")))
+                    cache["predict"] = synthetic.reference_predict(datasets.data_dir(config.get("data_dir")))
                 log_mapping(sub_dir, model, epoch, cache["predict"])
             return grid(model)
     training.train(gan.build(model_name, seed=config["seed"], lr=lr, jit_compile=sub_config["jit_compile"],

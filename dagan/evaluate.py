@@ -364,7 +364,7 @@ def eval_classes(config, train_config, labels):
     elif train_config["dataset"] == "omniglot":
         first, end = OMNIGLOT_EVAL
     else:
-        from dagan.train import split_classes
+        from dagan.data import split_classes
         held_out = split_classes(train_config, labels)[2]
         if not len(held_out):
             raise UserError("the run trained on every class of its folder: pass --eval-classes FIRST:END")
@@ -381,7 +381,7 @@ def main(argv=None):
     run_dir, train_config = load_run(args.run_dir)
     config = dict(PROFILES[args.profile])
     config.update({k: v for k, v in vars(args).items() if v is not None and k != "run_dir"})
-    from dagan.train import load
+    from dagan.data import load
     images, labels = load(train_config, datasets.data_dir(args.data_dir))
     classes = eval_classes(config, train_config, labels)
     counts = np.bincount(labels, minlength=int(labels.max()) + 1)[classes]

@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 from common import cli, datasets  # noqa: E402
 from common.cli import bounded, positive_int  # noqa: E402
 from common.errors import UserError  # noqa: E402
+from dagan.data import load, split_classes  # noqa: E402
 
 # critic_dropout 0.5: both originals; ms_lambda 0: no mode-seeking term, as the originals;
 # ms_dropout "independent": MSGAN as published (matters only with ms_lambda > 0)
@@ -28,7 +29,6 @@ SHARED = dict(dataset="omniglot", image_size=None, train_classes=None, val_class
               dropout=0.5, critic_dropout=0.5, critic_steps=5, gp_weight=10.0, gp_axes="sample", lr=1e-4,
               ms_lambda=0.0, ms_dropout="independent", rotate=False, wide_connections=False,
               steps_per_epoch=None)
-OMNIGLOT_SPLIT = (1200, 200)    # dagan_torch: 1200 training classes, 200 for visual checks
 PROFILES = {
     # seconds: checks that everything runs
     "smoke": dict(SHARED, widths=(4, 4, 8, 8), generator_inner_layers=0, critic_inner_layers=0,
@@ -109,31 +109,6 @@ def parser():
                    help="iterations per epoch (default: training images / batch size, as the TF original)")
     g.add_argument("--name", type=cli.run_name, default=None, help="run directory name under --out (default from the settings)")
     return p
-
-
-def load(config, data_dir):
-    """(images uint8 NHWC, labels) of every class, in class order."""
-    if config["dataset"] == "omniglot":
-        data = datasets.load("omniglot", "all", data_dir)
-    else:
-        folder = Path(config["dataset"]).expanduser()
-        if not folder.is_dir():
-            raise UserError(f"--dataset {folder}: not 'omniglot' and not a folder of class folders")
-        size = tuple(config["image_size"]) if config["image_size"] else None
-        data = datasets.load(str(folder), size=size)
-    return data.images, data.labels
-
-
-def split_classes(config, labels):
-    """Class ranges (train, val, held out) from the configured counts."""
-    n = int(labels.max()) + 1
-    omniglot = config["dataset"] == "omniglot"
-    val = config["val_classes"] if config["val_classes"] is not None else (OMNIGLOT_SPLIT[1] if omniglot else 0)
-    train = config["train_classes"] or (OMNIGLOT_SPLIT[0] if omniglot else n - val)
-    if train < 1 or train + val > n:
-        raise UserError(f"{train} training + {val} validation classes do not fit in the dataset's {n} classes; "
-                        "lower --num-training-classes or --num-val-classes")
-    return range(0, train), range(train, train + val), range(train + val, n)
 
 
 def run_name(config):

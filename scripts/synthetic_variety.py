@@ -14,7 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from cgan_infogan import generate  # noqa: E402
+from cgan_infogan import synthetic  # noqa: E402
 from common import cli, datasets  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from common.metrics import classifier, fid  # noqa: E402
@@ -29,7 +29,7 @@ def main(argv=None):
     p.add_argument("--seed", type=cli.seed, default=0)
     args = p.parse_args(argv)
 
-    generate.model_dir(args.run_dir, "cgan")   # fails in one line before any work if there is no CGAN
+    synthetic.model_dir(args.run_dir, "cgan")   # fails in one line before any work if there is no CGAN
     root = datasets.data_dir(args.data_dir)
     train = datasets.load("mnist", "train", root)
     fewest = np.bincount(train.labels, minlength=10).min()
@@ -42,9 +42,9 @@ def main(argv=None):
     embed = lambda images: features.predict(images, batch_size=500, verbose=0).astype(np.float64)  # noqa: E731
 
     keras.utils.set_random_seed(args.seed)
-    model, epoch, _ = generate.load_gan(args.run_dir, "cgan")
-    generate.reseed(model, args.seed)
-    fake, fake_labels = generate.cgan_set(model, 10 * args.per_class)
+    model, epoch, _ = synthetic.load_gan(args.run_dir, "cgan")
+    synthetic.reseed(model, args.seed)
+    fake, fake_labels = synthetic.cgan_set(model, 10 * args.per_class)
     rng = np.random.default_rng(args.seed)
     print(f"CGAN epoch {epoch}, {args.per_class} images per class; features: the reference classifier's hidden layer")
     print("digit  spread gen/real  FD gen-real  FD real-real")

@@ -12,6 +12,7 @@ import tensorflow as tf
 from PIL import Image
 
 from began import IMAGE_SIZES, evaluate, gan, generate, models, train
+from began import data as began_data
 from common import pipeline, training
 from common.errors import UserError
 
@@ -253,7 +254,7 @@ def test_celeba_images_load_at_32(tmp_path):
     data = Path(__import__("os").environ.get("GAN_DATA_DIR", ROOT.parent / "shared" / "data"))
     if not (data / "celeba" / "list_attr_celeba.txt").exists():
         pytest.skip(f"CelebA subset not found under {data}")
-    images = train.load_images(tiny_config(image_size=32), data, split="test")
+    images = began_data.load_images(tiny_config(image_size=32), data, split="test")
     assert images.shape == (660, 32, 32, 3) and images.dtype == np.uint8
 
 

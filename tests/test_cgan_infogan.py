@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cgan_infogan import evaluate, gan, generate, models, train
+from cgan_infogan import evaluate, gan, generate, models, synthetic, train, variants
 from tests.conftest import ROOT
 
 
@@ -67,17 +67,17 @@ def test_infogan_optimizers_own_the_right_parts():
 
 def test_generated_sets_have_size_and_balance():
     cgan = gan.build("cgan")()
-    images, labels = generate.cgan_set(cgan, 25)
+    images, labels = synthetic.cgan_set(cgan, 25)
     assert images.shape == (25, 28, 28, 1) and images.dtype == np.uint8
     counts = np.bincount(labels, minlength=10)
     assert counts.sum() == 25 and counts.max() - counts.min() <= 1
     info = gan.build("infogan")()
     perm = np.random.default_rng(1).permutation(10)
-    images, labels = generate.infogan_set(info, 40, "noise2", perm)
+    images, labels = synthetic.infogan_set(info, 40, "noise2", perm)
     assert images.shape == (40, 28, 28, 1) and np.all(np.bincount(labels, minlength=10) == 4)
-    labels, index, cont = generate.infogan_codes(200, "noise1", np.argsort(perm))
+    labels, index, cont = synthetic.infogan_codes(200, "noise1", np.argsort(perm))
     assert np.all(perm[index] == labels)                 # each digit is drawn from the code mapped to it
-    assert np.all(cont[:, 1] == 0) and np.allclose(np.unique(cont[:, 0]), generate.SWEEP, atol=1e-6)
+    assert np.all(cont[:, 1] == 0) and np.allclose(np.unique(cont[:, 0]), synthetic.SWEEP, atol=1e-6)
 
 
 def test_reseed_restarts_the_noise_stream():
@@ -85,7 +85,7 @@ def test_reseed_restarts_the_noise_stream():
     cgan = gan.build("cgan")()
 
     def draw(seed):
-        generate.reseed(cgan, seed)
+        synthetic.reseed(cgan, seed)
         return cgan.noise((4, models.CGAN_Z)).numpy()
     np.testing.assert_array_equal(draw(3), draw(3))
     assert not np.allclose(draw(3), draw(4))
@@ -98,12 +98,12 @@ def test_code_to_digit_mapping_is_a_permutation():
     predicted = perm[codes].copy()
     noisy = rng.random(len(codes)) < 0.3
     predicted[noisy] = rng.integers(0, 10, noisy.sum())
-    mapping, counts = generate.assign_codes(codes, predicted)
+    mapping, counts = synthetic.assign_codes(codes, predicted)
     assert np.array_equal(mapping, perm) and counts.sum() == len(codes)
     # Even when the classifier calls every code the same digit, the map stays one-to-one.
-    mapping, _ = generate.assign_codes(codes, np.full(len(codes), 7))
+    mapping, _ = synthetic.assign_codes(codes, np.full(len(codes), 7))
     assert sorted(mapping.tolist()) == list(range(10))
-    record = generate.measure_mapping(gan.build("infogan")(), lambda imgs: np.zeros(len(imgs), int), per_code=3)
+    record = synthetic.measure_mapping(gan.build("infogan")(), lambda imgs: np.zeros(len(imgs), int), per_code=3)
     assert sorted(record["code_to_digit"]) == list(range(10)) and 0 <= record["mapping_accuracy"] <= 1
 
 
@@ -170,7 +170,7 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch):
     with np.load(tmp_path / "g.npz") as f:
         assert f["images"].shape == (30, 28, 28, 1) and np.all(np.bincount(f["labels"]) == 3)
     # The reference classifier trains on all of MNIST: replaced by a stand-in here.
-    monkeypatch.setattr(generate, "reference_predict", lambda root, epochs=None: lambda imgs: np.zeros(len(imgs), int))
+    monkeypatch.setattr(synthetic, "reference_predict", lambda root, epochs=None: lambda imgs: np.zeros(len(imgs), int))
     evaluate.main([str(run), "--profile", "smoke", "--data-dir", str(data_root), "--mix", "400+0,200+200",
                    "--low-data", ""])
     for name in ("real_only_400", "mnist_cGan_200"):
@@ -216,8 +216,8 @@ def test_official_and_kalpak92_losses_by_hand():
     nll_unit = 2 * 0.5 * math.log(2 * math.pi) + 0.5 * (0.25 + 1.0)        # std 1, the official's codes
     nll_learned = -((-0.5 * math.log(2 * math.pi * 1 + 1e-6) - 0.25 / (2 * 1 + 1e-6))
                     + (-0.5 * math.log(2 * math.pi * 2 + 1e-6) - 1.0 / (2 * 2 + 1e-6)))
-    official = gan.InfoGAN(**{k: v for k, v in train.INFOGAN_VARIANTS["official"].items() if "lr" not in k})
-    kalpak = gan.InfoGAN(**{k: v for k, v in train.INFOGAN_VARIANTS["kalpak92"].items() if "lr" not in k})
+    official = gan.InfoGAN(**{k: v for k, v in variants.INFOGAN_VARIANTS["official"].items() if "lr" not in k})
+    kalpak = gan.InfoGAN(**{k: v for k, v in variants.INFOGAN_VARIANTS["kalpak92"].items() if "lr" not in k})
     args = (o["logits"], o["index"], o["mu"], o["log_var"], o["cont"])
     # official: the MI term (weight 1 on both codes) is in D's loss as well as in G's
     assert float(official.d_objective(o["d_real"], o["d_fake"], *args)[0]) == pytest.approx(
@@ -233,8 +233,8 @@ def test_official_and_kalpak92_losses_by_hand():
 def test_official_variant_trains_trunk_and_q_with_d():
     """official: D's optimizer (2e-4) owns trunk, D head and Q head, and its loss moves the Q head;
     G's optimizer (1e-3) owns G only. kalpak92: Q with G, both at 2e-4, D's loss blind to Q."""
-    official = gan.build("infogan", variant=train.INFOGAN_VARIANTS["official"])()
-    kalpak = gan.build("infogan", variant=train.INFOGAN_VARIANTS["kalpak92"])()
+    official = gan.build("infogan", variant=variants.INFOGAN_VARIANTS["official"])()
+    kalpak = gan.build("infogan", variant=variants.INFOGAN_VARIANTS["kalpak92"])()
     assert float(official.d_optimizer.learning_rate) == pytest.approx(2e-4)
     assert float(official.g_optimizer.learning_rate) == pytest.approx(1e-3)
     assert float(kalpak.g_optimizer.learning_rate) == pytest.approx(2e-4)
@@ -263,9 +263,9 @@ def test_official_variant_trains_trunk_and_q_with_d():
 
 def test_code_range_sweeps():
     perm = np.arange(10)
-    _, _, cont = generate.infogan_codes(200, "noise2", perm, code_range=1.0)
+    _, _, cont = synthetic.infogan_codes(200, "noise2", perm, code_range=1.0)
     assert np.allclose(np.unique(cont[:, 1]), np.linspace(-1, 1, 10), atol=1e-6) and np.all(cont[:, 0] == 0)
-    _, _, cont = generate.infogan_codes(200, "noise2", perm)
+    _, _, cont = synthetic.infogan_codes(200, "noise2", perm)
     assert cont[:, 1].min() == pytest.approx(-2.0) and cont[:, 1].max() == pytest.approx(2.0)
     assert evaluate.range_dir("r", 2.0).name == "r" and evaluate.range_dir("r", 1.0).name == "code_range_1"
     assert evaluate.seed_dir("r", 3, 1.0).as_posix() == "r/code_range_1/seed_3"
@@ -299,7 +299,7 @@ def test_new_flags_are_range_checked(module, args):
 def test_smoke_official_variant_run(tmp_path, data_root, monkeypatch):
     """--variant official trains its own run (mnist_smoke_official), logs the mapping per epoch, and
     generate rebuilds it with the official's optimizer layout."""
-    monkeypatch.setattr(generate, "reference_predict", lambda root, epochs=None: lambda imgs: np.zeros(len(imgs), int))
+    monkeypatch.setattr(synthetic, "reference_predict", lambda root, epochs=None: lambda imgs: np.zeros(len(imgs), int))
     out = tmp_path / "results"
     train.main(["--profile", "smoke", "--model", "infogan", "--variant", "official", "--mapping-every", "1",
                 "--train-images", "64", "--batch-size", "32", "--data-dir", str(data_root), "--out", str(out)])
@@ -307,7 +307,7 @@ def test_smoke_official_variant_run(tmp_path, data_root, monkeypatch):
     config = json.loads((run / "infogan" / "config.json").read_text())["config"]
     assert config["variant"] == "official" and config["g_lr"] == 1e-3 and config["info_in_d"] is True
     assert (run / "infogan" / "mapping.csv").read_text().splitlines()[1].startswith("1,")
-    model, epoch, _ = generate.load_gan(run, "infogan")
+    model, epoch, _ = synthetic.load_gan(run, "infogan")
     assert epoch == 1 and model.info_in_d and float(model.g_optimizer.learning_rate) == pytest.approx(1e-3)
     generate.main([str(run), "--model", "infogan", "--variant", "noise1", "--size", "20", "--code-range", "1",
                    "--out", str(tmp_path / "i.npz"), "--data-dir", str(data_root)])

@@ -150,20 +150,20 @@ def test_original_kl_histogram_truncates_smoothed_counts_by_hand():
 
 
 def test_label_fallback_to_median_when_the_threshold_leaves_one_class(tmp_path):
-    from debias import hallucinate
+    from debias import steps
     (tmp_path / "best.json").write_text(json.dumps({"f1_thresh": 0.9, "cal_thresh": 0.5}))
     scores = np.linspace(0.1, 0.6, 20)                    # all below the F1 threshold 0.9
-    labels, record = hallucinate.binarise(scores, "f1", tmp_path, "median", n_svm=10)
+    labels, record = steps.binarise(scores, "f1", tmp_path, "median", n_svm=10)
     assert record["rule"] == "median" and record["requested_rule"] == "f1"
     assert record["requested_positive_rate"] == 0.0 and "fell back" in record["fallback"]
     assert record["threshold"] == pytest.approx(0.35) and labels.sum() == 10
-    labels, record = hallucinate.binarise(scores, "f1", tmp_path, "none", n_svm=10)
+    labels, record = steps.binarise(scores, "f1", tmp_path, "none", n_svm=10)
     assert record["fallback"] is None and labels.sum() == 0
     # both classes among the SVMs' latents: the F1 threshold stays
-    labels, record = hallucinate.binarise(scores, "calibrated", tmp_path, "median", n_svm=20)
+    labels, record = steps.binarise(scores, "calibrated", tmp_path, "median", n_svm=20)
     assert record["rule"] == "calibrated" and record["fallback"] is None and labels.sum() == 4
     # one class among the first n_svm latents only (the slice the SVMs are fitted on) also falls back
-    labels, record = hallucinate.binarise(scores, "calibrated", tmp_path, "median", n_svm=5)
+    labels, record = steps.binarise(scores, "calibrated", tmp_path, "median", n_svm=5)
     assert record["rule"] == "median"
 
 

@@ -20,6 +20,7 @@ def sweep(code_range=ORIGINAL_RANGE):
     (REFERENCE 3g.6), r = 1 stays inside the U(-1, 1) the codes were trained on."""
     return np.linspace(-code_range, code_range, 10)
 MAPPING_FILE = "code_to_digit.json"
+MAPPING_CSV = "mapping.csv"          # the mapping per epoch, written during training
 BATCH = 500
 
 

@@ -32,7 +32,6 @@ PROFILES = {
     "paper": dict(cgan_epochs=500, infogan_epochs=100, batch_size=128, train_images=None, cgan_lr=2e-4,
                   infogan_variant="kalpak92", mapping_every=5),
 }
-MAPPING_CSV = "mapping.csv"
 
 
 def parser():
@@ -70,7 +69,7 @@ def log_mapping(run_dir, model, epoch, predict, per_code=100):
     training) is not touched. Rows after `epoch` (from before a resumption) are dropped."""
     from cgan_infogan import synthetic
     record = synthetic.measure_mapping(model, predict, per_code=per_code, seed=epoch)
-    path = Path(run_dir) / MAPPING_CSV
+    path = Path(run_dir) / synthetic.MAPPING_CSV
     rows = path.read_text().splitlines()[1:] if path.exists() else []
     rows = [r for r in rows if int(r.split(",")[0]) < epoch]
     rows.append(f"{epoch},{record['mapping_accuracy']:.4f},{' '.join(map(str, record['code_to_digit']))}")

@@ -299,13 +299,13 @@ def _bagan(run_dir, config, model):
 
 def _measured_mapping(folder, epoch):
     """(code_to_digit or None, note): the InfoGAN's measured map if one was measured at `epoch`."""
-    from cgan_infogan import generate, train
-    cached = folder / generate.MAPPING_FILE
+    from cgan_infogan import synthetic
+    cached = folder / synthetic.MAPPING_FILE
     if cached.exists():
         record = cli.read_json(cached, "code -> digit mapping")
         if record.get("epoch") == epoch:
             return list(record["code_to_digit"]), f"measured at epoch {epoch} ({cached.name})"
-    log = folder / train.MAPPING_CSV
+    log = folder / synthetic.MAPPING_CSV
     if log.exists():
         rows = [r.split(",") for r in log.read_text().splitlines()[1:] if r.strip()]
         if rows and int(rows[-1][0]) == epoch:
@@ -319,7 +319,7 @@ def _cgan_infogan(run_dir, config, model):
     import keras
     from keras import layers
 
-    from cgan_infogan import generate, models
+    from cgan_infogan import models, synthetic
     if "model" in config:                  # RUN/cgan or RUN/infogan itself
         model = model or config["model"]
         if model != config["model"]:
@@ -332,7 +332,7 @@ def _cgan_infogan(run_dir, config, model):
         model = model or trained[0]
     if model not in ("cgan", "infogan"):
         raise UserError(f"{run_dir}: model= must be cgan or infogan, not {model!r}")
-    gan, epoch, folder = generate.load_gan(run_dir, model)
+    gan, epoch, folder = synthetic.load_gan(run_dir, model)
     noise = keras.Input(gan.generator.inputs[0].shape[1:], name="noise")
     if model == "cgan":
         label = keras.Input((), dtype="int32", name="label")

@@ -278,7 +278,7 @@ def test_mapping_log_rows(tmp_path):
     for epoch in (1, 2, 3):
         train.log_mapping(tmp_path, model, epoch, lambda imgs: np.zeros(len(imgs), int), per_code=2)
     train.log_mapping(tmp_path, model, 2, lambda imgs: np.zeros(len(imgs), int), per_code=2)
-    lines = (tmp_path / train.MAPPING_CSV).read_text().splitlines()
+    lines = (tmp_path / synthetic.MAPPING_CSV).read_text().splitlines()
     assert lines[0] == "epoch,mapping_accuracy,code_to_digit" and [l.split(",")[0] for l in lines[1:]] == ["1", "2"]
     assert float(lines[1].split(",")[1]) == pytest.approx(0.1)     # every code called 0: one code in ten right
     np.testing.assert_array_equal(model.seed_generator.state.numpy(), before)   # training noise untouched

@@ -18,6 +18,7 @@ ALLOWED = {
     ("bagan.augment", "bagan.train"),
     ("bagan.evaluate", "bagan.train"),
     ("bagan.port", "bagan.train"),
+    ("common.generators", "bagan.evaluate"),     # BAGAN-GP's Generator
 }
 
 

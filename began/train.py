@@ -122,7 +122,7 @@ def sample_fn(config, rows=8, cols=8):
 
 @cli.main
 def main(argv=None):
-    args = parser().parse_args(argv)
+    args = cli.parse_args(parser(), argv, PROFILES)
     config = cli.resolve(args, PROFILES, exclude=NOT_CONFIG)
     check_folder(config)
     data_dir = datasets.data_dir(args.data_dir)

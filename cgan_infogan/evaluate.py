@@ -234,7 +234,7 @@ def available_sources(run_dir, requested):
 
 @cli.main
 def main(argv=None):
-    args = parser().parse_args(argv)
+    args = cli.parse_args(parser(), argv, PROFILES)
     config = cli.resolve(args, PROFILES)
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():

@@ -168,7 +168,7 @@ def train_one(model_name, config, images, labels, run_dir):
 
 @cli.main
 def main(argv=None):
-    args = parser().parse_args(argv)
+    args = cli.parse_args(parser(), argv, PROFILES)
     config = cli.resolve(args, PROFILES)
     from common import datasets
     data = datasets.load("mnist", "train", datasets.data_dir(config.get("data_dir")))

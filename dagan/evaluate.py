@@ -377,7 +377,7 @@ def eval_classes(config, train_config, labels):
 
 @cli.main
 def main(argv=None):
-    args = parser().parse_args(argv)
+    args = cli.parse_args(parser(), argv, PROFILES)
     run_dir, train_config = load_run(args.run_dir)
     config = dict(PROFILES[args.profile])
     config.update({k: v for k, v in vars(args).items() if v is not None and k != "run_dir"})

@@ -146,7 +146,7 @@ def export_generator(model, run_dir):
 
 @cli.main
 def main(argv=None):
-    args = parser().parse_args(argv)
+    args = cli.parse_args(parser(), argv, PROFILES)
     config = cli.resolve(args, PROFILES, exclude=NOT_CONFIG)
     config["widths"] = list(config["widths"])
     data_dir = datasets.data_dir(args.data_dir)

@@ -27,7 +27,7 @@ def parser():
 
 @cli.main
 def main(argv=None):
-    args = parser().parse_args(argv)
+    args = cli.parse_args(parser(), argv, experiment.PROFILES)
     config = experiment.resolve(args)
     if args.model_train is None:
         return steps.run(args, config, evaluate=False)

@@ -30,14 +30,14 @@ def main(argv=None):
     p.add_argument("--reconstruct", type=bounded(int, 0), default=8, help="held-out images to reconstruct (0: none)")
     p.add_argument("--data-dir", default=None, help="dataset root for --reconstruct (default $GAN_DATA_DIR)")
     p.add_argument("-s", "--seed", type=cli.seed, default=0, help="seed of z (default 0)")
-    p.add_argument("--out", default=None, help="output folder (default RUN_DIR/generated)")
+    p.add_argument("--output", default=None, help="output folder (default RUN_DIR/generated)")
     args = p.parse_args(argv)
     read_config(args.run_dir)
     data_dir = datasets.data_dir(args.data_dir) if args.reconstruct else None
 
     from common import pipeline, plots
     config, model, epoch = load_run(args.run_dir)
-    out = Path(args.out or Path(args.run_dir) / "generated")
+    out = Path(args.output or Path(args.run_dir) / "generated")
     out.mkdir(parents=True, exist_ok=True)
     samples = generate(model, latent(model, args.num, args.seed))
     np.savez_compressed(out / "samples.npz", images=pipeline.to_uint8(samples))

@@ -1,7 +1,7 @@
 """Write a labelled synthetic MNIST set of a requested size from a trained CGAN or InfoGAN.
 
-    python -m cgan_infogan.generate RUN_DIR --model cgan --size 30000 --out cgan_30k.npz
-    python -m cgan_infogan.generate RUN_DIR --model infogan --variant noise1 --size 30000 --out info1.npz --data-dir D
+    python -m cgan_infogan.generate RUN_DIR --model cgan --num 30000 --output cgan_30k.npz
+    python -m cgan_infogan.generate RUN_DIR --model infogan --variant noise1 --num 30000 --output info1.npz --data-dir D
 
 Labels are balanced and interleaved (image i has label i mod 10), so every prefix of a set whose
 length is a multiple of 10 is balanced too. The CGAN is conditioned on each label. The InfoGAN's
@@ -34,20 +34,20 @@ def parser():
     p.add_argument("--code-range", type=cli.bounded(float, 0, 4, low_open=True), default=None,
                    help="InfoGAN: R, in (0, 4], of the swept code (default 2, the original's; 1 stays in "
                         "the trained range U(-1, 1))")
-    p.add_argument("--size", type=cli.positive_int, required=True, help="number of images")
-    p.add_argument("--out", required=True, help="output .npz")
+    p.add_argument("--num", type=cli.positive_int, required=True, help="number of images")
+    p.add_argument("--output", required=True, help="the generated set: an .npz file")
     p.add_argument("--data-dir", default=None, help="MNIST root for the reference classifier (InfoGAN)")
     p.add_argument("--reference-epochs", type=cli.positive_int, default=None,
                    help="epochs of the cached reference classifier to use (default: common.metrics' choice)")
     p.add_argument("-s", "--seed", type=cli.seed, default=0)
-    p.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output file")
     return p
 
 
 @cli.main
 def main(argv=None):
     args = parser().parse_args(argv)
-    out = cli.new_output(args.out, args.overwrite)
+    out = cli.new_output(args.output, args.overwrite, "--output")
     if out.suffix != ".npz":
         raise UserError(f"--out {out} must end in .npz")
     loaded = synthetic.load_gan(args.run_dir, args.model)
@@ -56,7 +56,7 @@ def main(argv=None):
     synthetic.reseed(loaded[0], args.seed)
     source = args.model if args.model == "cgan" else f"infogan_{args.variant}"
     code_range = args.code_range or synthetic.ORIGINAL_RANGE     # the original's 2, as evaluate.py's profiles
-    images, labels, info = synthetic.synthetic_set(args.run_dir, source, args.size,
+    images, labels, info = synthetic.synthetic_set(args.run_dir, source, args.num,
                                                    lambda: synthetic.reference_predict(datasets.data_dir(args.data_dir),
                                                                                        args.reference_epochs),
                                                    loaded, code_range)

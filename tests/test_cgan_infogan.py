@@ -147,7 +147,7 @@ def _run(*args):
 
 def test_unknown_model_is_a_one_line_error(tmp_path):
     for module in ("cgan_infogan.train", "cgan_infogan.generate"):
-        extra = [str(tmp_path), "--size", "10", "--out", str(tmp_path / "x.npz")] if "generate" in module else []
+        extra = [str(tmp_path), "--num", "10", "--output", str(tmp_path / "x.npz")] if "generate" in module else []
         r = _run(module, *extra, "--model", "wgan")
         assert r.returncode == 2 and "wgan" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
@@ -166,7 +166,7 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch):
                 "--data-dir", str(data_root), "--out", str(out)])
     run = out / "mnist_smoke"
     assert (run / "cgan" / "state.json").exists() and (run / "cgan" / "throughput.json").exists()
-    generate.main([str(run), "--model", "cgan", "--size", "30", "--out", str(tmp_path / "g.npz")])
+    generate.main([str(run), "--model", "cgan", "--num", "30", "--output", str(tmp_path / "g.npz")])
     with np.load(tmp_path / "g.npz") as f:
         assert f["images"].shape == (30, 28, 28, 1) and np.all(np.bincount(f["labels"]) == 3)
     # The reference classifier trains on all of MNIST: replaced by a stand-in here.
@@ -289,7 +289,7 @@ def test_mapping_log_rows(tmp_path):
     ("cgan_infogan.train", ["--mapping-every", "-1"]),
     ("cgan_infogan.evaluate", ["RUN", "--code-range", "0"]),
     ("cgan_infogan.evaluate", ["RUN", "--code-range", "5"]),
-    ("cgan_infogan.generate", ["RUN", "--model", "infogan", "--size", "10", "--out", "x.npz", "--code-range", "x"]),
+    ("cgan_infogan.generate", ["RUN", "--model", "infogan", "--num", "10", "--output", "x.npz", "--code-range", "x"]),
 ])
 def test_new_flags_are_range_checked(module, args):
     r = _run(module, *args)
@@ -309,7 +309,7 @@ def test_smoke_official_variant_run(tmp_path, data_root, monkeypatch):
     assert (run / "infogan" / "mapping.csv").read_text().splitlines()[1].startswith("1,")
     model, epoch, _ = synthetic.load_gan(run, "infogan")
     assert epoch == 1 and model.info_in_d and float(model.g_optimizer.learning_rate) == pytest.approx(1e-3)
-    generate.main([str(run), "--model", "infogan", "--variant", "noise1", "--size", "20", "--code-range", "1",
-                   "--out", str(tmp_path / "i.npz"), "--data-dir", str(data_root)])
+    generate.main([str(run), "--model", "infogan", "--variant", "noise1", "--num", "20", "--code-range", "1",
+                   "--output", str(tmp_path / "i.npz"), "--data-dir", str(data_root)])
     with np.load(tmp_path / "i.npz") as f:
         assert json.loads(str(f["info"]))["code_range"] == 1.0

@@ -183,7 +183,7 @@ def run(*args):
 @pytest.mark.parametrize("args, message", [
     (["mnist", "--data-dir", "/no/such/dir"], "does not exist"),
     (["imagenet", "--data-dir", "."], "unknown dataset"),
-    (["mnist", "--size", "0"], "out of range"),
+    (["mnist", "--image-size", "0"], "out of range"),
 ])
 def test_user_errors_are_one_line_and_exit_2(args, message):
     result = run(*args)

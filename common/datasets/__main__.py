@@ -11,7 +11,7 @@ def parser():
     p.add_argument("name", help="mnist, cifar10, omniglot, gtsrb, celeba, or a folder of class folders")
     p.add_argument("--split", default="train")
     p.add_argument("--data-dir", default=None, help="dataset root (default: $GAN_DATA_DIR, else ./data)")
-    p.add_argument("--size", type=cli.bounded(int, 8, 1024), default=None,
+    p.add_argument("--image-size", type=cli.bounded(int, 8, 1024), default=None,
                    help="resize to SIZE x SIZE (gtsrb, celeba, folders)")
     p.add_argument("--preview", default=None, help="write a grid of the first images of each class (PNG)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --preview file")
@@ -23,7 +23,7 @@ def main(argv=None):
     args = parser().parse_args(argv)
     if args.preview:
         cli.new_output(args.preview, args.overwrite, "--preview")
-    options = {"size": args.size} if args.size else {}
+    options = {"size": args.image_size} if args.image_size else {}
     data = datasets.load(args.name, args.split, datasets.data_dir(args.data_dir), **options)
     counts = np.bincount(data.labels)
     print(f"{args.name} [{args.split}]: {len(data)} images of {data.images.shape[1:]} uint8, "

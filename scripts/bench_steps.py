@@ -2,7 +2,7 @@
 
     python scripts/bench_steps.py [cgan infogan dagan began bagan] [--profiles paper,quick]
         [--steps N] [--warmup N] [--calls N] [--models N] [--loop] [--precision P] [--jit]
-        [--suite-callbacks] [--out table.md] [--json runs.json]
+        [--steps-per-execution N] [--suite-callbacks] [--out table.md] [--json runs.json]
 
 For every package and profile (the widths and batch of its train.py PROFILES; CGAN and InfoGAN have
 one architecture, so their quick profile is the paper one and is run once): `--models` fresh models,
@@ -188,6 +188,9 @@ def suite_callbacks(folder, steps):
 def bench(package, profile, args):
     make, batch, info = setup(package, profile, args.jit)
     steps = args.steps or DEFAULT_STEPS[package]
+    spe = args.steps_per_execution
+    steps = -(-steps // spe) * spe        # Keras runs every call's steps in full: whole calls only
+    warmup = -(-args.warmup // spe) * spe
     data = tf.data.Dataset.from_tensors(batch).repeat()
     constant = tf.nest.map_structure(tf.constant, batch)
     runs = []
@@ -199,12 +202,13 @@ def bench(package, profile, args):
             model = make()
         finally:
             keras.mixed_precision.set_global_policy(previous)
+        model.steps_per_execution = args.steps_per_execution      # before fit traces its train function
         with tempfile.TemporaryDirectory() as tmp:
             def fit(n, callbacks=()):
                 model.fit(data, steps_per_epoch=n, epochs=1, verbose=0, shuffle=False,
                           callbacks=list(callbacks) or None)
 
-            fit(args.warmup)                               # traces train_function: not timed
+            fit(warmup)                               # traces train_function: not timed
             for call in range(args.calls):
                 cbs = suite_callbacks(tmp, steps) if args.suite_callbacks else ()
                 runs.append(dict(model=index, call=call, mode="fit", **timed(lambda: fit(steps, cbs), steps)))
@@ -275,6 +279,7 @@ def markdown(info, rows, args):
              f"Python {info['python']}, TF {info['tensorflow']}, Keras {info['keras']}; "
              f"load average {info['load_before']} before, {info['load_after']} after; {info['date']}.",
              f"Precision {args.precision}{', jit_compile' if args.jit else ''}"
+             f"{f', steps_per_execution {args.steps_per_execution}' if args.steps_per_execution > 1 else ''}"
              f"{', with NaNGuard + per-step CSVLog' if args.suite_callbacks else ''}; {args.models} model(s) x "
              f"{args.calls} timed call(s) each after a {args.warmup}-step warm-up call; util = process CPU s / wall s.",
              "",
@@ -302,6 +307,8 @@ def main(argv=None):
     p.add_argument("--loop", action="store_true", help="also time a plain tf.function loop over train_step")
     p.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "mixed_float16"))
     p.add_argument("--jit", action="store_true", help="compile the train step with XLA (jit_compile=True)")
+    p.add_argument("--steps-per-execution", type=int, default=1,
+                   help="steps per train-function call in fit (default 1; steps are rounded up to whole calls)")
     p.add_argument("--suite-callbacks", action="store_true",
                    help="fit with common.training's NaNGuard and per-step CSVLog, as a real run")
     p.add_argument("--out", type=Path, help="also write the markdown table here")

@@ -2,7 +2,7 @@
 
     python scripts/bench_steps.py [cgan infogan dagan began bagan] [--profiles paper,quick]
         [--steps N] [--warmup N] [--calls N] [--models N] [--loop] [--precision P] [--jit]
-        [--steps-per-execution N] [--suite-callbacks] [--out table.md] [--json runs.json]
+        [--steps-per-execution N] [--sample-threads] [--suite-callbacks] [--out table.md] [--json runs.json]
 
 For every package and profile (the widths and batch of its train.py PROFILES; CGAN and InfoGAN have
 one architecture, so their quick profile is the paper one and is run once): `--models` fresh models,
@@ -166,7 +166,58 @@ def system_cpu():
     return (sum(fields[:8]) - idle) / tick, fields[7] / tick
 
 
+class Runnable:
+    """Samples, every `interval` s, how many of this process's threads are runnable (state R: running,
+    or ready and waiting for a core). Parallel work shows about 2 on a 2-core machine even when other
+    processes take the cores; work serialised onto one thread at a time shows about 1."""
+
+    def __init__(self, interval=0.005):
+        self.interval, self.counts, self.stop = interval, {}, threading.Event()
+
+    def __enter__(self):
+        self.thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
+        self.thread.start()
+        return self
+
+    def _run(self):
+        me = threading.get_native_id()
+        while not self.stop.wait(self.interval):
+            n = 0
+            for tid in os.listdir("/proc/self/task"):
+                if int(tid) == me:
+                    continue
+                try:
+                    with open(f"/proc/self/task/{tid}/stat") as f:
+                        n += f.read().rsplit(")", 1)[1].split()[0] == "R"
+                except OSError:
+                    pass
+            self.counts[n] = self.counts.get(n, 0) + 1
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+    def summary(self):
+        total = sum(self.counts.values())
+        if not total:
+            return {}
+        return {"samples": total, "mean_runnable": round(sum(k * v for k, v in self.counts.items()) / total, 2),
+                "share_by_runnable": {k: round(v / total, 2) for k, v in sorted(self.counts.items())}}
+
+
+SAMPLE = False      # set by --sample-threads
+
+
 def timed(fn, steps):
+    if SAMPLE:
+        with Runnable() as sampler:
+            result = _timed(fn, steps)
+        result["runnable"] = sampler.summary()
+        return result
+    return _timed(fn, steps)
+
+
+def _timed(fn, steps):
     t_before = thread_cpu()
     busy0, steal0 = system_cpu()
     c0, t0 = time.process_time(), time.perf_counter()
@@ -214,7 +265,7 @@ def bench(package, profile, args):
                 runs.append(dict(model=index, call=call, mode="fit", **timed(lambda: fit(steps, cbs), steps)))
                 print(f"{package} {profile} model {index} fit  call {call}: {runs[-1]['steps_per_s']:.3f} steps/s, "
                       f"util {runs[-1]['util']:.2f} (others {runs[-1]['others_util']:.2f}, steal {runs[-1]['steal_util']:.2f})  "
-                      f"{runs[-1]['cpu_s_busiest']}", file=sys.stderr, flush=True)
+                      f"{runs[-1]['cpu_s_busiest']} {runs[-1].get('runnable', '')}", file=sys.stderr, flush=True)
             if args.loop:
                 step = tf.function(model.train_step, jit_compile=bool(args.jit), reduce_retracing=True)
 
@@ -230,7 +281,7 @@ def bench(package, profile, args):
                     runs.append(dict(model=index, call=call, mode="loop", **timed(lambda: loop(steps), steps)))
                     print(f"{package} {profile} model {index} loop call {call}: {runs[-1]['steps_per_s']:.3f} steps/s, "
                           f"util {runs[-1]['util']:.2f} (others {runs[-1]['others_util']:.2f}, steal {runs[-1]['steal_util']:.2f})  "
-                          f"{runs[-1]['cpu_s_busiest']}", file=sys.stderr, flush=True)
+                          f"{runs[-1]['cpu_s_busiest']} {runs[-1].get('runnable', '')}", file=sys.stderr, flush=True)
         del model
         keras.backend.clear_session()
     rows = []
@@ -240,7 +291,8 @@ def bench(package, profile, args):
             continue
         rate = [r["steps_per_s"] for r in mine]
         util = [r["util"] for r in mine]
-        rows.append(dict(package=package, profile=profile, precision=args.precision, jit=args.jit, mode=mode,
+        label = "paper=quick" if package in ("cgan", "infogan") else profile
+        rows.append(dict(package=package, profile=label, precision=args.precision, jit=args.jit, mode=mode,
                          steps=steps, calls=len(mine), median_steps_per_s=statistics.median(rate),
                          min_steps_per_s=min(rate), max_steps_per_s=max(rate),
                          median_images_per_s=statistics.median(rate) * info["images_per_step"],
@@ -309,11 +361,15 @@ def main(argv=None):
     p.add_argument("--jit", action="store_true", help="compile the train step with XLA (jit_compile=True)")
     p.add_argument("--steps-per-execution", type=int, default=1,
                    help="steps per train-function call in fit (default 1; steps are rounded up to whole calls)")
+    p.add_argument("--sample-threads", action="store_true",
+                   help="sample every 5 ms how many of this process's threads are runnable (parallelism)")
     p.add_argument("--suite-callbacks", action="store_true",
                    help="fit with common.training's NaNGuard and per-step CSVLog, as a real run")
     p.add_argument("--out", type=Path, help="also write the markdown table here")
     p.add_argument("--json", type=Path, help="write every call's numbers and the machine info here")
     args = p.parse_args(argv)
+    global SAMPLE
+    SAMPLE = args.sample_threads
     packages = list(dict.fromkeys(args.packages or PACKAGES))
     wanted = [s for s in args.profiles.split(",") if s]
     for name in packages:

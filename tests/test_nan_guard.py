@@ -41,12 +41,12 @@ def spike_build(spike_step):
     return make
 
 
-def fit(run_dir, epochs, spe, poison_at=None, build=None, step_log=False):
+def fit(run_dir, epochs, spe, poison_at=None, build=None, step_log=False, config=CONFIG):
     training.seed_everything(0)
     return training.train(
         build or toy.build(poison_at=poison_at),
         lambda e: pipeline.make_dataset(X, batch_size=16, seed=0, start_epoch=e)[0],
-        run_dir, epochs=epochs, steps_per_epoch=STEPS, config=CONFIG, verbose=0, step_log=step_log,
+        run_dir, epochs=epochs, steps_per_epoch=STEPS, config=config, verbose=0, step_log=step_log,
         steps_per_execution=spe)
 
 
@@ -70,12 +70,12 @@ def test_calls_of_several_steps_train_the_same_model_and_resume_exactly(tmp_path
                                   pd.read_csv(tmp_path / "four" / training.LOSSES_CSV))
 
 
-@pytest.mark.parametrize("spe", [1, 2, 4])
-def test_the_first_bad_step_inside_a_call_is_reported_exactly(tmp_path, spe):
+@pytest.mark.parametrize("spe, precision", [(1, "float32"), (2, "float32"), (4, "float32"), (4, "mixed_bfloat16")])
+def test_the_first_bad_step_inside_a_call_is_reported_exactly(tmp_path, spe, precision):
     # optimizer step 5 is the 6th step: epoch 2, step 2, in the middle of a call of 4 (steps 5-8)
     with pytest.raises(TrainingError, match=r"d_loss became nan at epoch 2, step 2; the last good checkpoint "
                                             r"\(epoch 1\)"):
-        fit(tmp_path, 4, spe, poison_at=5)
+        fit(tmp_path, 4, spe, poison_at=5, config=dict(CONFIG, precision=precision))
     assert json.loads((tmp_path / "state.json").read_text())["epoch"] == 1
     assert sorted(p.name for p in (tmp_path / training.CHECKPOINTS).iterdir()) == [
         "epoch_0001.json", "epoch_0001.weights.h5"]
@@ -105,3 +105,14 @@ def test_a_call_never_crosses_an_epoch_end():
     default = tf.distribute.get_strategy()
     assert [training._steps_per_execution(w, 12, default, False) for w in (1, 4, 5, 7, 12, 100)] == [1, 4, 4, 6, 12, 12]
     assert training._steps_per_execution(8, 12, default, True) == 1
+
+
+def test_the_record_works_in_an_xla_compiled_step(tmp_path):
+    def make():
+        model = toy.ToyGAN(seed=0, poison_at=5)
+        model.compile(d_optimizer=keras.optimizers.Adam(0.01), g_optimizer=keras.optimizers.Adam(0.01),
+                      jit_compile=True)
+        return model
+    with pytest.raises(TrainingError, match=r"d_loss became nan at epoch 2, step 2; the last good checkpoint "
+                                            r"\(epoch 1\)"):
+        fit(tmp_path, 3, 4, build=make)

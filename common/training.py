@@ -170,22 +170,71 @@ def _truncate_csv(path, column, keep_below):
 
 
 class NaNGuard(keras.callbacks.Callback):
-    """Stops training at the first non-finite loss; the checkpointer then keeps the last good one."""
+    """Stops training at the first non-finite logged value; the checkpointer then keeps the last good one.
+
+    One step per train-function call: each step's logs are checked. This costs no host sync of its own:
+    Keras 3.15's TensorFlow `fit` already reads every step's logs into Python floats on the main thread
+    (CallbackList pythonifies them for its History), and reads the step's `has_value()` too.
+    Several steps per call (steps_per_execution > 1): Keras hands over only the last step's logs, so
+    `watch` makes the train step record the first non-finite step itself, in the graph; it is read
+    once per call. Training then stops at the end of that call, but the reported epoch and step are
+    those of the first bad step, and no checkpoint is written after it."""
 
     def __init__(self):
         super().__init__()
         self.bad = None
         self.epoch = 0
+        self.record = None
+
+    def watch(self, model, strategy, first_step, steps_per_epoch):
+        """Wrap `model.train_step` (single replica) so that it records the first step, counted from 1
+        over the whole run, whose logs hold a non-finite value: which log (sorted by name, the order
+        the per-step check uses) and its value. The variables belong to the guard, not the model, so
+        checkpoints do not change."""
+        self.steps_per_epoch = steps_per_epoch
+        with strategy.scope():
+            once = dict(trainable=False, aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+            step = tf.Variable(first_step, dtype=tf.int64, **once)
+            record = {"step": tf.Variable(0, dtype=tf.int64, **once), "key": tf.Variable(0, dtype=tf.int32, **once),
+                      "value": tf.Variable(0.0, dtype=tf.float32, **once)}
+        inner = model.train_step
+        keys = []
+
+        def train_step(data):
+            logs = inner(data)
+            keys[:] = sorted(logs)
+            values = tf.stack([tf.reshape(tf.cast(logs[k], tf.float32), [-1])[0] for k in keys])
+            step.assign_add(1)
+            bad = tf.logical_not(tf.math.is_finite(values))
+            first = tf.logical_and(tf.equal(record["step"], 0), tf.reduce_any(bad))
+            index = tf.cast(tf.argmax(tf.cast(bad, tf.int32)), tf.int32)
+            record["step"].assign(tf.where(first, step, record["step"]))
+            record["key"].assign(tf.where(first, index, record["key"]))
+            record["value"].assign(tf.where(first, tf.gather(values, index), record["value"]))
+            return logs
+
+        model.train_step = train_step
+        self.record, self.keys = record, keys
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
+        if self.record is not None:
+            step = int(self.record["step"].numpy())
+            if step:
+                epoch, index = divmod(step - 1, self.steps_per_epoch)
+                self._stop(self.keys[int(self.record["key"].numpy())], float(self.record["value"].numpy()),
+                           epoch, index)
+            return
         for key, value in (logs or {}).items():
             if not math.isfinite(float(value)):
-                self.bad = f"{key} became {value} at epoch {self.epoch + 1}, step {batch + 1}"
-                self.model.stop_training = True
+                self._stop(key, value, self.epoch, batch)
                 return
+
+    def _stop(self, key, value, epoch, batch):
+        self.bad = f"{key} became {value} at epoch {epoch + 1}, step {batch + 1}"
+        self.model.stop_training = True
 
 
 class CSVLog(keras.callbacks.Callback):
@@ -284,13 +333,26 @@ def _same_on_every_worker(strategy, epoch):
     return epoch
 
 
+def _steps_per_execution(wanted, steps_per_epoch, strategy, step_log):
+    """How many steps each train-function call runs: 1 when per-step logs are wanted or with several
+    replicas (the NaN guard's in-graph record is single-replica). Otherwise the largest divisor of
+    steps_per_epoch up to `wanted`: Keras runs every call's steps in full even past the epoch's end,
+    which would put more steps into an epoch than the data stream and exact resume assume."""
+    if wanted <= 1 or step_log or strategy.num_replicas_in_sync > 1:
+        return 1
+    return max(d for d in range(1, min(wanted, steps_per_epoch) + 1) if steps_per_epoch % d == 0)
+
+
 def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=None,
-          save_every=1, sample_fn=None, sample_every=None, step_log=False, verbose="auto"):
+          save_every=1, sample_fn=None, sample_every=None, step_log=False, verbose="auto",
+          steps_per_execution=1):
     """Build the model in the strategy's scope, resume from the run dir's latest checkpoint, and fit.
 
     build(): returns the compiled GAN. data_fn(start_epoch): the training stream from that epoch on
     (e.g. `common.pipeline.make_dataset(..., start_epoch=...)[0]`). sample_fn(model): images in
     [-1, 1] shaped (rows, cols, H, W, C), or a dict of `plots.image_grid` arguments.
+    steps_per_execution: steps per train-function call (fewer Python round trips per step); used only
+    without step_log and with one replica, and lowered to a divisor of steps_per_epoch.
     Returns the trained model; raises TrainingError on a NaN/Inf loss after keeping the last good
     checkpoint.
     """
@@ -316,6 +378,9 @@ def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=
     _truncate_csv(out_dir / LOSSES_CSV, "epoch", initial_epoch)
     _truncate_csv(out_dir / STEPS_CSV, "step", initial_epoch * steps_per_epoch + 1)
     guard = NaNGuard()
+    model.steps_per_execution = _steps_per_execution(steps_per_execution, steps_per_epoch, strategy, step_log)
+    if model.steps_per_execution > 1:
+        guard.watch(model, strategy, initial_epoch * steps_per_epoch, steps_per_epoch)
     callbacks = [guard, CSVLog(out_dir / LOSSES_CSV)]
     if step_log:
         callbacks.append(CSVLog(out_dir / STEPS_CSV, per_step=True, steps_per_epoch=steps_per_epoch))

@@ -22,25 +22,8 @@ from common import cli, datasets  # noqa: E402
 from common.cli import bounded, positive_int  # noqa: E402
 from common.errors import UserError  # noqa: E402
 from dagan.data import load, split_classes  # noqa: E402
+from dagan.profiles import PROFILES  # noqa: E402
 
-# critic_dropout 0.5: both originals; ms_lambda 0: no mode-seeking term, as the originals;
-# ms_dropout "independent": MSGAN as published (matters only with ms_lambda > 0)
-SHARED = dict(dataset="omniglot", image_size=None, train_classes=None, val_classes=None, z_dim=100,
-              dropout=0.5, critic_dropout=0.5, critic_steps=5, gp_weight=10.0, gp_axes="sample", lr=1e-4,
-              ms_lambda=0.0, ms_dropout="independent", rotate=False, wide_connections=False,
-              steps_per_epoch=None)
-PROFILES = {
-    # seconds: checks that everything runs
-    "smoke": dict(SHARED, widths=(4, 4, 8, 8), generator_inner_layers=0, critic_inner_layers=0,
-                  z_dim=8, batch_size=4, epochs=1, steps_per_epoch=2, batch_renorm=False),
-    # a 2-core CPU in ~25 min: narrow networks, 1 inner layer, 3000 iterations (15000 critic updates)
-    "quick": dict(SHARED, widths=(16, 16, 32, 32), generator_inner_layers=1, critic_inner_layers=1,
-                  batch_size=16, epochs=20, steps_per_epoch=50, batch_renorm=False),
-    # TF original + README: widths 64-128, 3 (G) / 5 (D) inner layers, batch renorm, batch 32,
-    # 200 epochs of N_train / 32 iterations (each 5 critic + 1 generator update)
-    "paper": dict(SHARED, widths=(64, 64, 128, 128), generator_inner_layers=3, critic_inner_layers=5,
-                  batch_size=32, epochs=200, batch_renorm=True),
-}
 NOT_CONFIG = ("name",)
 GRID_ROWS, GRID_GENERATIONS = 8, 7
 

@@ -43,21 +43,23 @@ DEFAULT_STEPS = {"cgan": 50, "infogan": 30, "dagan": 5, "began": 20, "bagan": 30
 # -- one (package, profile): a builder, a constant batch, and what a step consumes ---------------------
 
 def _cgan_infogan(name, profile, jit):
-    from cgan_infogan import gan, train
-    p = train.PROFILES[profile]
+    from cgan_infogan import gan, variants
+    from cgan_infogan.profiles import PROFILES
+    p = PROFILES[profile]
     b, rng = p["batch_size"], np.random.default_rng(0)
     x = rng.uniform(-1, 1, (b, 28, 28, 1)).astype("float32")
     # as train.py's data_fn: CGAN gets (images, int64 labels), InfoGAN images only
     batch = (x, rng.integers(0, 10, b).astype("int64")) if name == "cgan" else x
-    variant = train.INFOGAN_VARIANTS[p["infogan_variant"]] if name == "infogan" else None
+    variant = variants.INFOGAN_VARIANTS[p["infogan_variant"]] if name == "infogan" else None
     lr = p["cgan_lr"] if name == "cgan" else None
     make = gan.build(name, seed=0, lr=lr or 2e-4, jit_compile=jit, variant=variant)
     return make, batch, dict(batch=b, images_per_step=b, widths="original (one architecture)")
 
 
 def _dagan(profile, jit):
-    from dagan import gan, train
-    cfg = dict(train.PROFILES[profile], seed=0, jit_compile=jit)
+    from dagan import gan
+    from dagan.profiles import PROFILES
+    cfg = dict(PROFILES[profile], seed=0, jit_compile=jit)
     cfg["widths"] = list(cfg["widths"])
     b, k = cfg["batch_size"], cfg["critic_steps"] + 1
     rng = np.random.default_rng(0)
@@ -67,8 +69,9 @@ def _dagan(profile, jit):
 
 
 def _began(profile, jit):
-    from began import gan, train
-    cfg = dict(train.PROFILES[profile], seed=0, jit_compile=jit)
+    from began import gan
+    from began.profiles import PROFILES
+    cfg = dict(PROFILES[profile], seed=0, jit_compile=jit)
     b, s = cfg["batch_size"], cfg["image_size"]
     batch = np.random.default_rng(0).uniform(-1, 1, (b, s, s, 3)).astype("float32")
     return gan.build(cfg, channels=3), batch, dict(

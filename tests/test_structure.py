@@ -19,6 +19,7 @@ ALLOWED = {
     ("bagan.evaluate", "bagan.train"),
     ("bagan.port", "bagan.train"),
     ("common.generators", "bagan.evaluate"),     # BAGAN-GP's Generator
+    ("scripts.bench_steps", "bagan.train"),      # BAGAN's PROFILES
 }
 
 

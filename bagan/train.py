@@ -63,6 +63,10 @@ def parser():
     x = p.add_argument_group("beyond the original")
     x.add_argument("--variant", choices=("bagan", "gp"), default="bagan",
                    help="gp = BAGAN-GP (supervised AE with MAE, conditional critic with gradient penalty)")
+    x.add_argument("--loss", choices=("clipped", "logits"), default="clipped",
+                   help="BAGAN's cross-entropy on D's softmax: clipped = the original's Keras 2.1 "
+                        "(-log clip(p, 1e-7, 1-1e-7): no gradient below 1e-7); logits = Keras 3's "
+                        "(from the softmax's logits, full gradient)")
     x.add_argument("--ae-epochs", type=cli.positive_int, default=None,
                    help="autoencoder epochs (the original ties them to --epochs)")
     x.add_argument("--keep-imbalance", action="store_true",
@@ -229,7 +233,8 @@ class Runner:
                 opt = lambda: keras.optimizers.Adam(lr, beta_1=0.5, beta_2=0.9)  # noqa: E731
             else:
                 model = gan.BAGAN(self.image_shape, self.num_classes, d_probs=d_probs, g_probs=g_probs,
-                                  width=cfg["width"], seed=cfg["seed"], validation=test_stream)
+                                  width=cfg["width"], seed=cfg["seed"], validation=test_stream,
+                                  loss=cfg.get("loss", "clipped"))
                 model.generator.set_weights(ae_model.get_layer("decoder").get_weights())
                 models.copy_trunk(encoder, model.discriminator)
                 model.set_latent(sampler)

@@ -230,6 +230,7 @@ class Runner:
                 model = train_to(done + 1)
                 done = self._epochs_done(run)
                 history.append([done, val_loss(model)])
+                cli.write_json_atomic(history_path, history)     # kept if the run is interrupted
                 best, stopped = early_stopping([v for _, v in history], patience, cfg.get("ae_min_improvement", 0.0))
                 if best == len(history) - 1:
                     model.save_weights(run / AE_BEST_FILE)

@@ -40,6 +40,8 @@ def parser():
     p.add_argument("--d-lr-scale", type=float, default=1.0, help="D's learning rate x this")
     p.add_argument("--real-class-mode", choices=("natural", "uniform"), default="natural",
                    help="uniform = D's real batches drawn class-balanced (oversampled minority)")
+    p.add_argument("--dmode", choices=("run", "natural"), default="run",
+                   help="natural = D's fakes take the real classes' frequencies (default: the run's -d)")
     p.add_argument("--seed", type=int, default=None, help="default: the run's")
     p.add_argument("--data-dir", default=None)
     return p
@@ -86,7 +88,8 @@ def main(argv=None):
                                   tf.math.bincount(labels, minlength=k, maxlength=k, dtype=tf.int64))
             return labels
 
-    d_probs = pipeline.class_probabilities(y, config["dmode"], k)
+    d_probs = (np.bincount(y, minlength=k) / len(y) if args.dmode == "natural"
+               else pipeline.class_probabilities(y, config["dmode"], k))
     g_probs = pipeline.class_probabilities(y, config["gmode"], k)
     model = Probe(shape, k, d_probs=d_probs, g_probs=g_probs, width=config["width"], seed=seed,
                   loss=args.loss or config.get("loss", "logits"))

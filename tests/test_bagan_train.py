@@ -228,3 +228,18 @@ def test_autoencoder_stops_early_and_restores_its_best_epoch(folder, tmp_path):
 def _test_split(config):
     from common import datasets
     return bagan_train.load_data(config, datasets.data_dir(config.get("data_dir")))[1]
+
+
+def test_balanced_real_sampling_is_recorded_and_trains(folder, tmp_path):
+    res = bagan_train.main(["-D", str(folder), "-u", "0.5", "-c", "0", "-e", "1", "--ae-epochs", "1",
+                            "--real-sampling", "balanced", "--out", str(tmp_path), *FAST])
+    config = json.loads((res / "config.json").read_text())["config"]
+    assert config["real_sampling"] == "balanced" and config["loss"] == "clipped"
+    score = pd.read_csv(res / "class_0_score.csv")
+    assert len(score) == 1 and np.isfinite(score.drop(columns="epoch").values).all()
+
+
+def test_profiles_keep_the_originals_settings_outside_quick():
+    for name in ("paper", "smoke"):
+        assert bagan_train.PROFILES[name]["real_sampling"] == "natural"
+        assert bagan_train.PROFILES[name]["ae_patience"] is None

@@ -223,7 +223,11 @@ class Runner:
 
         history_path = run / AE_VAL_FILE
         history = json.loads(history_path.read_text()) if history_path.exists() else []   # [epoch, loss]
-        patience = cfg.get("ae_patience")
+        patience, min_improvement = cfg.get("ae_patience"), cfg.get("ae_min_improvement", 0.0)
+
+        def stop_state():
+            return early_stopping([v for _, v in history], patience, min_improvement)
+
         if not patience:            # the original: a fixed number of epochs
             model = train_to(cfg["ae_epochs"])
             done = self._epochs_done(run)
@@ -232,25 +236,24 @@ class Runner:
         else:
             done = self._epochs_done(run)
             # an autoencoder trained without per-epoch validation (e.g. imported) is not continued
-            stopped = done > len(history)
+            stopped = done > len(history) or (bool(history) and stop_state()[1])
             while not stopped and done < cfg["ae_epochs"]:
                 model = train_to(done + 1)
                 done = self._epochs_done(run)
                 history.append([done, val_loss(model)])
                 cli.write_json_atomic(history_path, history)     # kept if the run is interrupted
-                best, stopped = early_stopping([v for _, v in history], patience, cfg.get("ae_min_improvement", 0.0))
+                best, stopped = stop_state()
                 if best == len(history) - 1:
                     model.save_weights(run / AE_BEST_FILE)
                 print(f"autoencoder epoch {done}: validation MSE/MAE {history[-1][1]:.5f} "
                       f"(best {history[best][1]:.5f} at epoch {history[best][0]})", flush=True)
             model = train_to(done)            # the last checkpoint (already trained: just loaded)
-            best, _ = early_stopping([v for _, v in history], patience, cfg.get("ae_min_improvement", 0.0))
+            best, _ = stop_state()
             if history and best != len(history) - 1 and (run / AE_BEST_FILE).exists():
                 model.load_weights(run / AE_BEST_FILE)        # restore the best epoch's weights
         cli.write_json_atomic(history_path, history)
         if history:
-            best, _ = early_stopping([v for _, v in history], patience or len(history) + 1,
-                                     cfg.get("ae_min_improvement", 0.0))
+            best, _ = early_stopping([v for _, v in history], None, min_improvement)
             summary = {"epochs_run": done, "best_epoch": history[best][0], "best_val_loss": history[best][1],
                        "last_val_loss": history[-1][1], "restored_best": bool(patience),
                        "validation": f"{len(val_images)} test images (the adversarial phase's test subset)"}

@@ -223,6 +223,10 @@ def test_autoencoder_stops_early_and_restores_its_best_epoch(folder, tmp_path):
     ae.get_layer("encoder").load_weights(res / "0_encoder.weights.h5")
     ae.get_layer("decoder").load_weights(res / "0_decoder.weights.h5")
     assert float(ae.evaluate(inputs, images, verbose=0)) == pytest.approx(summary["best_val_loss"], rel=1e-4)
+    # the same command again: the stopped autoencoder is not trained further
+    bagan_train.main(["-D", str(folder), "-u", "0.5", "-c", "0", "-e", "1", "--ae-epochs", "6",
+                      "--ae-patience", "1", "--ae-min-improvement", "0.5", "--out", str(tmp_path), *FAST])
+    assert json.loads((res / "class_0" / "autoencoder" / "val_loss.json").read_text()) == history
 
 
 def _test_split(config):

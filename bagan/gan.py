@@ -18,6 +18,12 @@ import tensorflow as tf
 
 from bagan import models
 from common.gan import GAN
+from common.losses import clipped_sparse_categorical_crossentropy
+
+# How BAGAN's cross-entropy treats D's softmax: "clipped" = the original's Keras 2.1 (-log of the
+# clipped probability: no gradient from a sample D gives < 1e-7), "logits" = Keras 3 on TF (loss
+# from the softmax's logits, full gradient); the latter reproduces this suite's runs before #20.
+LOSSES = ("clipped", "logits")
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -150,11 +156,14 @@ class _Conditional(GAN):
 class BAGAN(_Conditional):
     """The adversarial phase. Each D step sees the real batch plus m = ceil(B/K) generated images
     (labels drawn with the -d mode) with target class K; each G step draws B + m labels (-g mode)
-    and asks D to answer them. Sparse categorical cross-entropy on D's softmax, as the original."""
+    and asks D to answer them. Sparse categorical cross-entropy on D's softmax (`loss`, see LOSSES)."""
 
     def __init__(self, image_shape, num_classes, latent_dim=models.LATENT_DIM, d_probs=None,
-                 g_probs=None, width=1.0, seed=None, validation=None, **kwargs):
+                 g_probs=None, width=1.0, seed=None, validation=None, loss="clipped", **kwargs):
         super().__init__(num_classes, d_probs, g_probs, seed=seed, validation=validation, **kwargs)
+        if loss not in LOSSES:
+            raise ValueError(f"unknown BAGAN loss {loss!r}; choose one of {LOSSES}")
+        self.loss_kind = loss
         self.latent_dim = latent_dim
         self.generator = models.build_generator(image_shape, latent_dim, width=width)
         self.discriminator = models.build_discriminator(image_shape, num_classes, width=width)
@@ -176,6 +185,11 @@ class BAGAN(_Conditional):
     def generate(self, labels, training=False):
         return self.generator(self.latent(labels), training=training)
 
+    def cross_entropy(self, targets, probs):
+        if self.loss_kind == "clipped":
+            return clipped_sparse_categorical_crossentropy(targets, probs)
+        return keras.losses.sparse_categorical_crossentropy(targets, probs)
+
     def _fake_count(self, real):
         b = tf.shape(real)[0]
         return (b + self.num_classes - 1) // self.num_classes, b
@@ -187,13 +201,13 @@ class BAGAN(_Conditional):
         images = tf.concat([real, fake], 0)
         targets = tf.concat([tf.cast(labels, tf.int32), tf.fill([m], self.num_classes)], 0)
         probs = self.discriminator(images, training=training)
-        return self.mean(keras.losses.sparse_categorical_crossentropy(targets, probs))
+        return self.mean(self.cross_entropy(targets, probs))
 
     def _g_loss(self, real, training):
         m, b = self._fake_count(real)
         labels = self.sample_labels(b + m, self.g_logits)
         probs = self.discriminator(self.generate(labels, training=training), training=training)
-        return self.mean(keras.losses.sparse_categorical_crossentropy(labels, probs))
+        return self.mean(self.cross_entropy(labels, probs))
 
     def losses_on(self, real, labels, training):
         return self._d_loss(real, labels, training), self._g_loss(real, training)

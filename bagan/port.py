@@ -415,12 +415,14 @@ def suite_config(original, run_dir, profile="paper", batch_size=None, train_limi
     return config
 
 
-def resume_config(config, run_dir):
+def resume_config(config, run_dir, phase="gan"):
     """What bagan/train.py checks a checkpoint's configuration hash against: asked of its Runner,
-    which may leave out keys that can change on resumption (e.g. --ae-epochs)."""
+    which may leave out keys that can change on resumption (e.g. --ae-epochs), and for the
+    autoencoder (phase "autoencoder") also the adversarial phase's keys."""
     from bagan import train
     runner = train.Runner(config, run_dir, None, None, tuple(config["image_shape"]), config["num_classes"])
-    return getattr(runner, "resume_config", config)
+    full = getattr(runner, "resume_config", config)
+    return getattr(runner, "ae_resume_config", full) if phase == "autoencoder" else full
 
 
 def _write_csv(path, rows, columns):
@@ -476,7 +478,7 @@ def write_run(original, run_dir, config, kept=None):
     ae.get_layer("decoder").set_weights(original.decoder.get_weights())
     ae_run = run_dir / f"class_{tag}" / "autoencoder"
     resume = resume_config(config, run_dir)
-    training.save_checkpoint(ae, ae_run, original.ae_epochs, resume)
+    training.save_checkpoint(ae, ae_run, original.ae_epochs, resume_config(config, run_dir, "autoencoder"))
     ae.get_layer("encoder").save_weights(run_dir / f"{tag}_encoder.weights.h5")
     ae.get_layer("decoder").save_weights(run_dir / f"{tag}_decoder.weights.h5")
     if original.autoencoder_losses:

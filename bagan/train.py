@@ -27,18 +27,30 @@ from common import cli  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
 # Every default in one place. paper = IBM/BAGAN's run.sh (-u 0.05 -c 0 -e 150, Adam 5e-5, batch 128,
-# AE epochs = GAN epochs); quick = ~30 min on a busy 2-core CPU (1/8-width networks, 24k MNIST
-# images, lr 2e-4); smoke = seconds, for tests.
+# AE epochs = GAN epochs, no early stopping); quick = a CPU budget; smoke = seconds, for tests.
+# ae_patience: stop the autoencoder after this many epochs without a validation-loss improvement
+# of more than ae_min_improvement (relative) and restore its best epoch; None = a fixed ae_epochs.
 PROFILES = {
-    "paper": dict(epochs=150, ae_epochs=150, batch_size=128, learning_rate=5e-5, unbalance=0.05,
+    "paper": dict(epochs=150, ae_epochs=150, ae_patience=None, ae_min_improvement=0.0,
+                  real_sampling="natural", batch_size=128, learning_rate=5e-5, unbalance=0.05,
                   target_class=0, width=1.0, train_limit=None, test_limit=None, sample_every=10),
-    # ~20 min on an idle 2-core CPU: 1/4-width networks (1/8 gave blurred, collapsed digits),
-    # the original's lr 5e-5 (2e-4 collapsed the minority class within one epoch)
-    "quick": dict(epochs=4, ae_epochs=3, batch_size=64, learning_rate=5e-5, unbalance=0.05,
+    # 1/4-width networks (1/8 gave blurred, collapsed digits), the original's lr 5e-5 (2e-4
+    # collapsed the minority class within one epoch); the autoencoder to convergence (a 3-epoch one
+    # starts the GAN from blurred digits), at most 40 epochs; class-balanced real batches for D: with
+    # the natural ones (0.4 minority images per batch) D's minority probability on real minority
+    # images fell from 0.09 to 0.02 in the first adversarial epoch and G's minority images stopped
+    # being that class (reference accuracy 0.97 -> 0.13); see docs/RESULTS.md, issue #20
+    "quick": dict(epochs=4, ae_epochs=40, ae_patience=2, ae_min_improvement=0.01,
+                  real_sampling="balanced", batch_size=64, learning_rate=5e-5, unbalance=0.05,
                   target_class=0, width=0.25, train_limit=24000, test_limit=1024, sample_every=1),
-    "smoke": dict(epochs=1, ae_epochs=1, batch_size=16, learning_rate=5e-5, unbalance=0.05,
+    "smoke": dict(epochs=1, ae_epochs=1, ae_patience=None, ae_min_improvement=0.0,
+                  real_sampling="natural", batch_size=16, learning_rate=5e-5, unbalance=0.05,
                   target_class=0, width=0.125, train_limit=256, test_limit=32, sample_every=1),
 }
+AE_LENGTH_KEYS = ("ae_epochs", "ae_patience", "ae_min_improvement")
+ADVERSARIAL_KEYS = ("loss", "dmode", "gmode", "real_sampling")   # keys the autoencoder does not depend on
+AE_VAL_FILE = "val_loss.json"
+AE_BEST_FILE = "best.weights.h5"
 GP_DEFAULTS = dict(learning_rate=2e-4, d_steps=5, gp_weight=10.0)
 DATASETS = {"mnist": "MNIST", "cifar10": "CIFAR10", "gtsrb": "GTSRB"}
 
@@ -63,8 +75,21 @@ def parser():
     x = p.add_argument_group("beyond the original")
     x.add_argument("--variant", choices=("bagan", "gp"), default="bagan",
                    help="gp = BAGAN-GP (supervised AE with MAE, conditional critic with gradient penalty)")
+    x.add_argument("--real-sampling", choices=("natural", "balanced"), default=None,
+                   help="D's real batches: natural = the imbalanced set as it comes (the original); "
+                        "balanced = classes drawn equally often (the minority's images repeat), so D "
+                        "learns the minority class from its real images (profile)")
+    x.add_argument("--loss", choices=("clipped", "logits"), default="clipped",
+                   help="BAGAN's cross-entropy on D's softmax: clipped = the original's Keras 2.1 "
+                        "(-log clip(p, 1e-7, 1-1e-7): no gradient below 1e-7); logits = Keras 3's "
+                        "(from the softmax's logits, full gradient)")
     x.add_argument("--ae-epochs", type=cli.positive_int, default=None,
-                   help="autoencoder epochs (the original ties them to --epochs)")
+                   help="autoencoder epochs, the most with early stopping (the original ties them to --epochs)")
+    x.add_argument("--ae-patience", type=cli.bounded(int, 0), default=None,
+                   help="stop the autoencoder after N epochs without improving its validation loss and "
+                        "restore its best epoch; 0 = exactly --ae-epochs, as the original (profile)")
+    x.add_argument("--ae-min-improvement", type=cli.bounded(float, 0, 1), default=None,
+                   help="relative validation-loss decrease that counts as an improvement (profile)")
     x.add_argument("--keep-imbalance", action="store_true",
                    help="train once on the data as it is (e.g. GTSRB's natural imbalance), no pruning")
     x.add_argument("--size", type=cli.positive_int, default=None,
@@ -79,6 +104,19 @@ def parser():
                    help="write cmp_class_{c}_epoch_{e}.png every N epochs (profile)")
     x.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
+
+
+def early_stopping(losses, patience, min_improvement=0.0):
+    """(index of the best loss, stop?) for per-epoch validation losses: an epoch improves when it
+    lowers the best loss by more than `min_improvement` x the best (relative, so that one setting fits
+    any loss scale); stop after `patience` epochs in a row without improvement."""
+    best, wait = None, 0
+    for i, v in enumerate(losses):
+        if best is None or v < losses[best] * (1.0 - min_improvement):
+            best, wait = i, 0
+        else:
+            wait += 1
+    return best, patience is not None and wait >= patience
 
 
 def dataset_tag(name):
@@ -131,8 +169,11 @@ class Runner:
         self.image_shape, self.num_classes = image_shape, num_classes
         self.gp = config["variant"] == "gp"
         self.verbose = 0 if config.get("quiet") else "auto"
-        # Like --epochs, --ae-epochs only says how long to go on: a run may resume with another value.
-        self.resume_config = {k: v for k, v in config.items() if k != "ae_epochs"}
+        # Like --epochs, --ae-epochs and its early stopping only say how long to go on: a run may
+        # resume with other values. The autoencoder's checkpoints ignore the adversarial phase's keys,
+        # so a run that changes only those can start from the same autoencoder.
+        self.resume_config = {k: v for k, v in config.items() if k not in AE_LENGTH_KEYS}
+        self.ae_resume_config = {k: v for k, v in self.resume_config.items() if k not in ADVERSARIAL_KEYS}
 
     # -- phase 1 ------------------------------------------------------------------------------------
     def autoencoder(self, c, x, y):
@@ -170,9 +211,55 @@ class Runner:
 
         run = self.res / f"class_{tag}" / "autoencoder"
         start, done_before = time.time(), self._epochs_done(run)
-        model = training.train(build, data_fn, run, epochs=cfg["ae_epochs"], steps_per_epoch=steps,
-                               config=self.resume_config, save_every=cfg["save_every"], sample_fn=sample_fn,
-                               sample_every=cfg["sample_every"], verbose=self.verbose)
+        val_inputs, val_images = self._autoencoder_validation()
+
+        def val_loss(model):
+            return float(model.evaluate(val_inputs, val_images, batch_size=256, verbose=0))
+
+        def train_to(epochs):
+            return training.train(build, data_fn, run, epochs=epochs, steps_per_epoch=steps,
+                                  config=self.ae_resume_config, save_every=cfg["save_every"],
+                                  sample_fn=sample_fn, sample_every=cfg["sample_every"], verbose=self.verbose)
+
+        history_path = run / AE_VAL_FILE
+        history = json.loads(history_path.read_text()) if history_path.exists() else []   # [epoch, loss]
+        patience, min_improvement = cfg.get("ae_patience"), cfg.get("ae_min_improvement", 0.0)
+
+        def stop_state():
+            return early_stopping([v for _, v in history], patience, min_improvement)
+
+        if not patience:            # the original: a fixed number of epochs
+            model = train_to(cfg["ae_epochs"])
+            done = self._epochs_done(run)
+            if not history or history[-1][0] != done:
+                history.append([done, val_loss(model)])
+        else:
+            done = self._epochs_done(run)
+            # an autoencoder trained without per-epoch validation (e.g. imported) is not continued
+            stopped = done > len(history) or (bool(history) and stop_state()[1])
+            while not stopped and done < cfg["ae_epochs"]:
+                model = train_to(done + 1)
+                done = self._epochs_done(run)
+                history.append([done, val_loss(model)])
+                cli.write_json_atomic(history_path, history)     # kept if the run is interrupted
+                best, stopped = stop_state()
+                if best == len(history) - 1:
+                    model.save_weights(run / AE_BEST_FILE)
+                print(f"autoencoder epoch {done}: validation MSE/MAE {history[-1][1]:.5f} "
+                      f"(best {history[best][1]:.5f} at epoch {history[best][0]})", flush=True)
+            model = train_to(done)            # the last checkpoint (already trained: just loaded)
+            best, _ = stop_state()
+            if history and best != len(history) - 1 and (run / AE_BEST_FILE).exists():
+                model.load_weights(run / AE_BEST_FILE)        # restore the best epoch's weights
+        cli.write_json_atomic(history_path, history)
+        if history:
+            best, _ = early_stopping([v for _, v in history], None, min_improvement)
+            summary = {"epochs_run": done, "best_epoch": history[best][0], "best_val_loss": history[best][1],
+                       "last_val_loss": history[-1][1], "restored_best": bool(patience),
+                       "validation": f"{len(val_images)} test images (the adversarial phase's test subset)"}
+            cli.write_json_atomic(self.res / f"{tag}_autoencoder_val.json", summary)
+            print(f"autoencoder: {done} epochs, validation loss {summary['best_val_loss']:.5f} "
+                  f"(epoch {summary['best_epoch']})", flush=True)
         self._timing(tag, "autoencoder", run, start, steps, done_before)
         enc_name, dec_name = ("gp_encoder", "gp_decoder") if self.gp else ("encoder", "decoder")
         encoder, decoder = model.get_layer(enc_name), model.get_layer(dec_name)
@@ -182,6 +269,18 @@ class Runner:
             model.get_layer("gp_embedding").save_weights(self.res / f"{tag}_embedding.weights.h5")
         self._export_csv(run / training.LOSSES_CSV, self.res / f"{tag}_autoencoder.csv", {"epoch": "epoch", "loss": "loss"})
         return model
+
+    def _test_subset(self):
+        """The seeded test images used for the test losses (phase 3) and the AE's validation loss."""
+        n_test = min(len(self.test), self.config.get("test_limit") or len(self.test))
+        idx = np.random.default_rng(self.config["seed"]).permutation(len(self.test))[:n_test]
+        return self.test.images[idx], self.test.labels[idx]
+
+    def _autoencoder_validation(self):
+        from common import pipeline
+        images, labels = self._test_subset()
+        images = pipeline.scale(images).numpy()
+        return ([images, labels.astype("int32")] if self.gp else images), images
 
     # -- phase 2 ------------------------------------------------------------------------------------
     def latent_sampler(self, tag, encoder, x, y):
@@ -206,10 +305,8 @@ class Runner:
         lr = cfg["learning_rate"]
         d_probs = pipeline.class_probabilities(y, cfg["dmode"], self.num_classes)
         g_probs = pipeline.class_probabilities(y, cfg["gmode"], self.num_classes)
-        n_test = min(len(self.test), cfg.get("test_limit") or len(self.test))
-        test_idx = np.random.default_rng(cfg["seed"]).permutation(len(self.test))[:n_test]
-        test_x, test_y = self.test.images[test_idx], self.test.labels[test_idx]
-        batch = min(cfg["batch_size"], n_test)
+        test_x, test_y = self._test_subset()
+        batch = min(cfg["batch_size"], len(test_x))
         test_stream = pipeline.make_dataset(test_x, test_y, batch, cfg["seed"], epochs=1,
                                             shuffle=False)[0]
         if self.gp:
@@ -229,7 +326,8 @@ class Runner:
                 opt = lambda: keras.optimizers.Adam(lr, beta_1=0.5, beta_2=0.9)  # noqa: E731
             else:
                 model = gan.BAGAN(self.image_shape, self.num_classes, d_probs=d_probs, g_probs=g_probs,
-                                  width=cfg["width"], seed=cfg["seed"], validation=test_stream)
+                                  width=cfg["width"], seed=cfg["seed"], validation=test_stream,
+                                  loss=cfg.get("loss", "clipped"))
                 model.generator.set_weights(ae_model.get_layer("decoder").get_weights())
                 models.copy_trunk(encoder, model.discriminator)
                 model.set_latent(sampler)
@@ -238,7 +336,9 @@ class Runner:
             return model
 
         def data_fn(start):
-            ds, _ = pipeline.make_dataset(x, y, cfg["batch_size"], cfg["seed"], start_epoch=start)
+            mode = "uniform" if cfg.get("real_sampling") == "balanced" else None
+            ds, _ = pipeline.make_dataset(x, y, cfg["batch_size"], cfg["seed"], start_epoch=start,
+                                          class_mode=mode)
             return ds.map(lambda im, lab: (im, tf.cast(lab, tf.int32)))
 
         shown = self._shown(y)

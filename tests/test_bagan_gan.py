@@ -117,3 +117,47 @@ def test_gp_step_and_penalty():
             layer.set_weights([np.zeros_like(w) for w in layer.get_weights()])
     _, gp = model._d_loss(real, labels, training=False)
     assert float(gp) == pytest.approx(1.0, abs=1e-4)
+
+
+def _softmax_losses(kind, logits, labels):
+    """Per-sample BAGAN losses on a softmax layer's output, and their gradient w.r.t. the logits
+    (inside tf.function, as in training)."""
+    model = gan.BAGAN(SHAPE, 2, width=0.125, loss=kind)
+    softmax = keras.layers.Softmax()
+
+    @tf.function
+    def run(z):
+        with tf.GradientTape() as tape:
+            tape.watch(z)
+            loss = model.cross_entropy(labels, softmax(z))
+        return loss, tape.gradient(loss, z)
+
+    loss, grad = run(tf.constant(logits, tf.float32))
+    return loss.numpy(), grad.numpy()
+
+
+def test_clipped_loss_is_keras2s_constant_and_gradient_free_below_1e_7():
+    # sample 0: p_0 = e^-20 / (1 + e^-20 + 1) ~ 1e-9 < 1e-7; sample 1: p = (1/4, 1/4, 1/2)
+    logits = [[-20.0, 0.0, 0.0], [0.0, 0.0, math.log(2.0)]]
+    labels = tf.constant([0, 1])
+    loss, grad = _softmax_losses("clipped", logits, labels)
+    assert loss[0] == pytest.approx(-math.log(1e-7), rel=1e-5)          # 16.118
+    np.testing.assert_array_equal(grad[0], 0.0)
+    assert loss[1] == pytest.approx(-math.log(0.25), rel=1e-5)
+    np.testing.assert_allclose(grad[1], [0.25, 0.25 - 1.0, 0.5], atol=1e-6)   # p - onehot(y)
+    # Keras 3 from the logits: the true -log p_0 = 20 + log 2 and the full gradient p - onehot(0)
+    loss, grad = _softmax_losses("logits", logits, labels)
+    assert loss[0] == pytest.approx(20.0 + math.log(2.0), rel=1e-4)
+    np.testing.assert_allclose(grad[0], [-1.0, 0.5, 0.5], atol=1e-6)
+
+
+def test_clipped_loss_function_directly_and_its_upper_clip():
+    from common.losses import clipped_sparse_categorical_crossentropy as ce
+    probs = tf.constant([[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]])
+    np.testing.assert_allclose(ce(tf.constant([0, 1, 0]), probs).numpy(),
+                               [-math.log(1e-7), math.log(2.0), -math.log(1 - 1e-7)], rtol=1e-5, atol=1e-7)
+
+
+def test_unknown_loss_is_refused():
+    with pytest.raises(ValueError, match="unknown BAGAN loss"):
+        gan.BAGAN(SHAPE, 2, width=0.125, loss="hinge")

@@ -42,9 +42,15 @@ def _multi_worker_strategy():
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
+@functools.cache
+def _mirrored_strategy():
+    # One per process: BAGAN's GAN phase reuses networks its autoencoder phase built under it.
+    return tf.distribute.MirroredStrategy()
+
+
 def get_strategy(name="default"):
     if name == "mirrored":
-        return tf.distribute.MirroredStrategy()
+        return _mirrored_strategy()
     if name == "multiworker":
         return _multi_worker_strategy()
     return tf.distribute.get_strategy()

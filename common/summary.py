@@ -59,7 +59,8 @@ def collect(results_dir):
                 rows.append({**base, **{k: entry.get(k) for k in ("paper", "metric", "paper_value", "value",
                                                                    "notes", "target", "seeds", "command")},
                              "run_dir": str(path.parent.relative_to(results_dir)),
-                             "profile": _run_profile(path.parent) or base["profile"]})
+                             "profile": _run_profile(path.parent) or base["profile"],
+                             "command": _commands(path.parent, entry.get("command"))})
         if not headlines and (status or any(pkg_dir.iterdir())):
             rows.append({**base, "run_dir": None})
     return pd.DataFrame(rows, columns=COLUMNS)
@@ -72,6 +73,13 @@ def _run_profile(run_dir):
         if path.exists():
             return _read_json(path, "run configuration").get("config", {}).get("profile")
     return None
+
+
+def _commands(run_dir, evaluate):
+    """The run's training command (its config.json) then the evaluation's, as one line."""
+    config = run_dir / "config.json"
+    train = _read_json(config, "run configuration").get("command") if config.exists() else None
+    return " && ".join(c for c in (train, evaluate) if c) or None
 
 
 def met(ours, target):

@@ -64,7 +64,8 @@ def parser():
                         "(the original's bare default is 0.2; the profiles use run.sh's 0.05)")
     g.add_argument("-c", "--target-class", type=cli.bounded(int, -1), default=None,
                    help="minority class; -1 = one BAGAN per class in turn (profiles: 0)")
-    g.add_argument("-l", "--learning-rate", type=cli.bounded(float, 0, low_open=True), default=None,
+    g.add_argument("-l", "--learning-rate", "--lr", dest="learning_rate", type=cli.bounded(float, 0, low_open=True),
+                   default=None,
                    help="Adam learning rate of every model (original 5e-5; BAGAN-GP 2e-4)")
     g.add_argument("-d", "--dmode", choices=("uniform", "rebalance"), default="uniform",
                    help="class sampling of the generated images shown to D")
@@ -92,7 +93,7 @@ def parser():
                    help="relative validation-loss decrease that counts as an improvement (profile)")
     x.add_argument("--keep-imbalance", action="store_true",
                    help="train once on the data as it is (e.g. GTSRB's natural imbalance), no pruning")
-    x.add_argument("--size", type=cli.positive_int, default=None,
+    x.add_argument("--image-size", "--size", dest="size", type=cli.positive_int, default=None,
                    help="image side for GTSRB (default 32) and folders (default: as found)")
     x.add_argument("--width", type=cli.bounded(float, 0, low_open=True), default=None,
                    help="filter-count multiplier (1 = the original's networks; profile)")

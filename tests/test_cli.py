@@ -92,3 +92,14 @@ def test_help_shows_the_defaults_of_the_chosen_profile(capsys):
         assert shown in " ".join(capsys.readouterr().out.split())
     parser = cli.ArgumentParser(prog="x", parents=[cli.parent_parser()])
     assert cli.parse_args(parser, ["--epochs", "3"], profiles).epochs == 3
+
+
+@pytest.mark.parametrize("module", ["bagan.train", "dagan.train", "cgan_infogan.train", "began.train", "debias.train"])
+def test_every_train_py_speaks_the_shared_vocabulary(module):
+    import importlib
+    options = {s for a in importlib.import_module(module).parser()._actions for s in a.option_strings}
+    shared = {"--data-dir", "--out", "--seed", "--profile", "--epochs", "--batch-size", "--lr", "--overwrite",
+              "--strategy", "--precision", "--tensorboard", "--save-every"}
+    if module.split(".")[0] in ("bagan", "dagan", "began"):     # the packages that take any image folder
+        shared |= {"--dataset", "--image-size"}
+    assert shared <= options, sorted(shared - options)

@@ -75,30 +75,28 @@ def main(argv=None):
     args = parser().parse_args(argv)
     output = cli.new_output(args.output, args.overwrite, "--output")
     fmt = args.format or ("npz" if output.suffix == ".npz" else "folder")
-    from bagan import evaluate, train
+    from bagan import run, sampling
+    from bagan.profiles import PROFILES
     if args.run:
         run_dir = Path(args.run)
     elif args.train_args:
-        run_dir = train.main(args.train_args)
+        run_dir = run.train(cli.parse_args(run.parser(), args.train_args, PROFILES))
     else:
         raise UserError("give --run RUN_DIR, or bagan/train.py flags after -- to train a BAGAN first")
-    config = evaluate.load_run(run_dir)
-    tags = evaluate.trained_tags(run_dir)
+    config = sampling.load_run(run_dir)
+    tags = sampling.trained_tags(run_dir)
     tag = args.tag or (tags[0] if len(tags) == 1 else None)
     if tag not in tags:
         raise UserError(f"{run_dir} holds BAGANs for {', '.join(tags)}; choose one with --tag")
     from common import datasets
     data_dir = datasets.data_dir(args.data_dir or config.get("data_dir"))
-    data, _ = train.load_data(config, data_dir)
-    if config.get("train_limit") and config["train_limit"] < len(data):
-        idx = np.sort(np.random.default_rng(config["seed"]).permutation(len(data))[:config["train_limit"]])
-        data = data.subset(idx)
+    data = run.training_subset(run.load_data(config, data_dir)[0], config)
     kept = np.load(run_dir / f"{tag}_kept_indices.npy")
     images, labels = data.images[kept], data.labels[kept]
     k = config["num_classes"]
     names = [str(n) for n in (config.get("class_names") or range(k))]
     names += [str(i) for i in range(len(names), k)]
-    generator = evaluate.Generator(run_dir, config, tag)
+    generator = sampling.Generator(run_dir, config, tag)
     x, y, synthetic = balanced_copy(images, labels, generator, k, np.random.default_rng(args.seed))
     tmp = output.with_name(output.name + ".partial")
     if tmp.exists():

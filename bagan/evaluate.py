@@ -26,8 +26,8 @@ if __package__ in (None, ""):
 
 import numpy as np  # noqa: E402
 
+from bagan.sampling import Generator, load_run, trained_tags  # noqa: E402
 from common import cli  # noqa: E402
-from common.errors import UserError  # noqa: E402
 
 # Per profile: generated images per class, SSIM pairs, real images kept for nearest-real SSIM, and
 # the epochs of the classifiers of part (c).
@@ -55,60 +55,6 @@ def parser():
                         "class Gaussians, before adversarial training); writes metrics_init.*")
     p.add_argument("-s", "--seed", type=cli.seed, default=0)
     return p
-
-
-def load_run(run_dir):
-    path = Path(run_dir) / cli.CONFIG_FILE
-    if not path.is_file():
-        raise UserError(f"{run_dir} is not a BAGAN result directory (no {cli.CONFIG_FILE}); "
-                        "pass the res_... directory bagan/train.py printed")
-    config = cli.read_config(run_dir)
-    if "unbalance" not in config or "variant" not in config:
-        raise UserError(f"{run_dir} was not written by bagan/train.py")
-    return config
-
-
-def trained_tags(run_dir):
-    tags = sorted(p.name[len("class_"):-len("_generator.weights.h5")]
-                  for p in Path(run_dir).glob("class_*_generator.weights.h5"))
-    if not tags:
-        raise UserError(f"{run_dir} holds no trained generator (class_*_generator.weights.h5); "
-                        "train it to the end first (bagan/train.py resumes it)")
-    return tags
-
-
-class Generator:
-    """A trained generator of a result directory, for class-conditional sampling in uint8."""
-
-    def __init__(self, run_dir, config, tag, phase="gan"):
-        from bagan import gan, models
-        run_dir = Path(run_dir)
-        shape, k = tuple(config["image_shape"]), config["num_classes"]
-        self.gp = config["variant"] == "gp"
-        if self.gp:
-            self.latent_dim = models.GP_LATENT_DIM
-            emb = models.build_gp_embedding(k)
-            self.model = models.build_gp_generator(emb, models.build_gp_decoder(shape))
-            self.sampler = None
-        else:
-            self.latent_dim = models.LATENT_DIM
-            self.model = models.build_generator(shape, width=config["width"])
-            self.sampler = gan.LatentSampler.load(run_dir, tag)
-        if phase == "init" and not self.gp:     # phase 2: the decoder before adversarial training
-            self.model.load_weights(run_dir / f"{tag}_decoder.weights.h5")
-        else:
-            self.model.load_weights(run_dir / f"class_{tag}_generator.weights.h5")
-
-    def __call__(self, labels, rng, batch_size=256):
-        from common.pipeline import to_uint8
-        labels = np.asarray(labels, "int32")
-        if self.gp:
-            z = rng.standard_normal((len(labels), self.latent_dim)).astype("float32")
-            images = self.model.predict([z, labels], batch_size=batch_size, verbose=0)
-        else:
-            z = self.sampler.sample(labels, rng).astype("float32")
-            images = self.model.predict(z, batch_size=batch_size, verbose=0)
-        return to_uint8(images)
 
 
 def mirror_fill(images, n, rng):
@@ -200,15 +146,13 @@ def main(argv=None):
     profile = dict(PROFILES[args.profile or config.get("profile", "quick")])
     if args.n_generated:
         profile["n_generated"] = args.n_generated
-    from bagan.train import load_data
+    from bagan.run import load_data, training_subset
     from common import datasets, plots
     from common.metrics import classifier as clf_metrics
     from common.metrics import ssim
     data_dir = datasets.data_dir(args.data_dir or config.get("data_dir"))
     train, test = load_data(config, data_dir)
-    if config.get("train_limit") and config["train_limit"] < len(train):
-        idx = np.sort(np.random.default_rng(config["seed"]).permutation(len(train))[:config["train_limit"]])
-        train = train.subset(idx)
+    train = training_subset(train, config)
     k = config["num_classes"]
     key = str(config["dataset"]).lower()
     load_options = {"size": config.get("size") or 32} if key == "gtsrb" else (

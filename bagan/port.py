@@ -395,7 +395,8 @@ def suite_config(original, run_dir, profile="paper", batch_size=None, train_limi
     """config.json as bagan/train.py computes it for the same run, so that it accepts the imported
     checkpoints (their configuration hash must match). The networks are the original's, hence
     --width 1; the autoencoder ran as many epochs as the GAN (the original ties them)."""
-    from bagan import train
+    from bagan import run
+    from bagan.profiles import PROFILES
     from common.datasets import cifar10, mnist
     s = original.settings
     argv = ["--profile", profile, "--width", "1", "-D", s["dataset"], "-u", repr(s["unbalance"]),
@@ -406,7 +407,7 @@ def suite_config(original, run_dir, profile="paper", batch_size=None, train_limi
                         ("--test-limit", test_limit), ("--data-dir", data_dir)):
         if value is not None:
             argv += [flag, str(value)]
-    config = cli.resolve(train.parser().parse_args(argv), train.PROFILES)
+    config = cli.resolve(run.parser().parse_args(argv), PROFILES)
     num_classes = len(original.means)
     names = {"mnist": mnist.CLASSES, "cifar10": cifar10.CLASSES}.get(s["dataset"].lower())
     config["image_shape"] = list(original.image_shape)
@@ -419,8 +420,8 @@ def resume_config(config, run_dir, phase="gan"):
     """What bagan/train.py checks a checkpoint's configuration hash against: asked of its Runner,
     which may leave out keys that can change on resumption (e.g. --ae-epochs), and for the
     autoencoder (phase "autoencoder") also the adversarial phase's keys."""
-    from bagan import train
-    runner = train.Runner(config, run_dir, None, None, tuple(config["image_shape"]), config["num_classes"])
+    from bagan import run
+    runner = run.Runner(config, run_dir, None, None, tuple(config["image_shape"]), config["num_classes"])
     full = getattr(runner, "resume_config", config)
     return getattr(runner, "ae_resume_config", full) if phase == "autoencoder" else full
 
@@ -434,17 +435,15 @@ def kept_indices(original, config, data_dir=None):
     """The training images bagan/train.py keeps for this run (its pruning of this suite's copy of
     the dataset; the original's own subset is not recoverable: TF1's loader re-seeds NumPy from
     entropy). None when the dataset is not found and no --data-dir was given."""
-    from bagan import train
+    from bagan import run
     from common import datasets, imbalance
     try:
-        data, _ = train.load_data(config, datasets.data_dir(data_dir))
+        data, _ = run.load_data(config, datasets.data_dir(data_dir))
     except UserError:
         if data_dir:
             raise
         return None
-    if config.get("train_limit") and config["train_limit"] < len(data):      # as bagan/train.py
-        data = data.subset(np.sort(np.random.default_rng(config["seed"]).permutation(len(data))
-                                   [:config["train_limit"]]))
+    data = run.training_subset(data, config)
     return imbalance.prune(data.labels, original.target_class, config["unbalance"], config["seed"])
 
 

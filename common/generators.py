@@ -262,7 +262,7 @@ def _bagan(run_dir, config, model):
     import keras
     from keras import layers
 
-    from bagan import evaluate, gan, models
+    from bagan import gan, models, sampling
     tags = sorted(p.name[len("class_"):-len("_generator.weights.h5")]
                   for p in run_dir.glob("class_*_generator.weights.h5"))
     if not tags:
@@ -274,7 +274,7 @@ def _bagan(run_dir, config, model):
     shape, k = tuple(config["image_shape"]), int(config["num_classes"])
     weights = run_dir / f"class_{tag}_generator.weights.h5"
     if config["variant"] == "gp":
-        network = evaluate.Generator(run_dir, config, tag).model      # G(noise, label) as trained
+        network = sampling.Generator(run_dir, config, tag).model      # G(noise, label) as trained
         return BAGANGenerator(run_dir, network, weights, num_classes=k)
     if not (run_dir / f"{tag}_means.npy").exists():
         raise _no_generator(run_dir, "bagan", f"no {tag}_means.npy", "train it again to refit the class Gaussians")

@@ -53,7 +53,7 @@ def main(argv=None):
     import tensorflow as tf
 
     from bagan import gan
-    from bagan.train import load_data
+    from bagan.run import load_data, training_subset
     from common import datasets, pipeline
     from common.metrics import classifier as clf
     from common.metrics import ssim
@@ -65,10 +65,7 @@ def main(argv=None):
     target, control = int(config["target_class"]), args.control_class
     k, shape = config["num_classes"], tuple(config["image_shape"])
     data_dir = datasets.data_dir(args.data_dir or config.get("data_dir"))
-    train, _ = load_data(config, data_dir)
-    if config.get("train_limit") and config["train_limit"] < len(train):
-        idx = np.sort(np.random.default_rng(config["seed"]).permutation(len(train))[:config["train_limit"]])
-        train = train.subset(idx)
+    train = training_subset(load_data(config, data_dir)[0], config)
     kept = np.load(run / f"{tag}_kept_indices.npy")
     x, y = train.images[kept], train.labels[kept]
     reference = clf.reference_classifier("mnist" if str(config["dataset"]).lower() == "mnist" else config["dataset"],

@@ -83,9 +83,9 @@ def _bagan(profile, jit):
     per-epoch test losses are not part of a step). The class Gaussians are N(0, I) stand-ins for the
     encoder's: same cost, no autoencoder phase needed."""
     from bagan import gan
-    from bagan import train as btrain
+    from bagan.profiles import PROFILES
     from common import pipeline
-    cfg = btrain.PROFILES[profile]
+    cfg = PROFILES[profile]
     b, classes, lr = cfg["batch_size"], 10, cfg["learning_rate"]
     rng = np.random.default_rng(0)
     batch = (rng.uniform(-1, 1, (b, 28, 28, 1)).astype("float32"), rng.integers(0, classes, b).astype("int32"))

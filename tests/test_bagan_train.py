@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from bagan import run as bagan_run
 from bagan import train as bagan_train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -197,7 +198,7 @@ def test_bagan_gp_variant_trains_and_evaluates(folder, tmp_path):
 
 
 def test_early_stopping_by_hand():
-    es = bagan_train.early_stopping
+    es = bagan_run.early_stopping
     assert es([1.0, 0.8, 0.79, 0.795], patience=2) == (2, False)     # 0.79 still improves (no threshold)
     assert es([1.0, 0.8, 0.79, 0.795], patience=2, min_improvement=0.05) == (1, True)   # 0.79 > 0.8 * 0.95
     assert es([1.0, 0.9, 0.95, 0.85], patience=2, min_improvement=0.0) == (3, False)
@@ -211,13 +212,13 @@ def test_autoencoder_stops_early_and_restores_its_best_epoch(folder, tmp_path):
     history = json.loads((res / "class_0" / "autoencoder" / "val_loss.json").read_text())
     summary = json.loads((res / "0_autoencoder_val.json").read_text())
     # an improvement must halve the loss: rarely twice in a row, so it stops before epoch 6
-    best, stopped = bagan_train.early_stopping([v for _, v in history], 1, 0.5)
+    best, stopped = bagan_run.early_stopping([v for _, v in history], 1, 0.5)
     assert stopped and len(history) < 6 and summary["epochs_run"] == len(history)
     assert summary["best_epoch"] == history[best][0] and summary["best_val_loss"] == history[best][1]
     # the exported autoencoder is the best epoch's: its validation loss is the recorded one
     from bagan import gan
     config = json.loads((res / "config.json").read_text())["config"]
-    runner = bagan_train.Runner(config, res, None, _test_split(config), (16, 16, 1), 3)
+    runner = bagan_run.Runner(config, res, None, _test_split(config), (16, 16, 1), 3)
     inputs, images = runner._autoencoder_validation()
     ae = gan.build_autoencoder_model((16, 16, 1), width=0.125)
     ae.get_layer("encoder").load_weights(res / "0_encoder.weights.h5")
@@ -231,7 +232,7 @@ def test_autoencoder_stops_early_and_restores_its_best_epoch(folder, tmp_path):
 
 def _test_split(config):
     from common import datasets
-    return bagan_train.load_data(config, datasets.data_dir(config.get("data_dir")))[1]
+    return bagan_run.load_data(config, datasets.data_dir(config.get("data_dir")))[1]
 
 
 def test_balanced_real_sampling_is_recorded_and_trains(folder, tmp_path):
@@ -245,5 +246,5 @@ def test_balanced_real_sampling_is_recorded_and_trains(folder, tmp_path):
 
 def test_profiles_keep_the_originals_settings_outside_quick():
     for name in ("paper", "smoke"):
-        assert bagan_train.PROFILES[name]["real_sampling"] == "natural"
-        assert bagan_train.PROFILES[name]["ae_patience"] is None
+        assert bagan_run.PROFILES[name]["real_sampling"] == "natural"
+        assert bagan_run.PROFILES[name]["ae_patience"] is None

@@ -136,11 +136,11 @@ def test_class_conditioning(request, package):
 
 
 def test_bagan_draws_the_class_gaussians_as_bagan_does(bagan_run):
-    """z = mu[y] + L[y] noise inside the network: the images bagan.evaluate's sampler gives for the
+    """z = mu[y] + L[y] noise inside the network: the images bagan.sampling's generator gives for the
     same noise (its einsum and the network's Dot may round differently in the last bit)."""
-    from bagan import evaluate
+    from bagan import sampling
     labels = np.array([0, 0, 3, 7, 9], np.int32)
-    theirs = evaluate.Generator(bagan_run, cli.read_config(bagan_run), "0")(labels, np.random.default_rng(11))
+    theirs = sampling.Generator(bagan_run, cli.read_config(bagan_run), "0")(labels, np.random.default_rng(11))
     ours = generators.load(bagan_run).sample(labels, seed=11)
     assert np.abs(ours.astype(int) - theirs).max() <= 1
 

@@ -1,0 +1,62 @@
+"""A BAGAN result directory: its configuration, its trained classes and their generators (used by
+bagan/evaluate.py, bagan/augment.py and common.generators)."""
+from pathlib import Path
+
+import numpy as np
+
+from common import cli
+from common.errors import UserError
+
+
+def load_run(run_dir):
+    path = Path(run_dir) / cli.CONFIG_FILE
+    if not path.is_file():
+        raise UserError(f"{run_dir} is not a BAGAN result directory (no {cli.CONFIG_FILE}); "
+                        "pass the res_... directory bagan/train.py printed")
+    config = cli.read_config(run_dir)
+    if "unbalance" not in config or "variant" not in config:
+        raise UserError(f"{run_dir} was not written by bagan/train.py")
+    return config
+
+
+def trained_tags(run_dir):
+    tags = sorted(p.name[len("class_"):-len("_generator.weights.h5")]
+                  for p in Path(run_dir).glob("class_*_generator.weights.h5"))
+    if not tags:
+        raise UserError(f"{run_dir} holds no trained generator (class_*_generator.weights.h5); "
+                        "train it to the end first (bagan/train.py resumes it)")
+    return tags
+
+
+class Generator:
+    """A trained generator of a result directory, for class-conditional sampling in uint8."""
+
+    def __init__(self, run_dir, config, tag, phase="gan"):
+        from bagan import gan, models
+        run_dir = Path(run_dir)
+        shape, k = tuple(config["image_shape"]), config["num_classes"]
+        self.gp = config["variant"] == "gp"
+        if self.gp:
+            self.latent_dim = models.GP_LATENT_DIM
+            emb = models.build_gp_embedding(k)
+            self.model = models.build_gp_generator(emb, models.build_gp_decoder(shape))
+            self.sampler = None
+        else:
+            self.latent_dim = models.LATENT_DIM
+            self.model = models.build_generator(shape, width=config["width"])
+            self.sampler = gan.LatentSampler.load(run_dir, tag)
+        if phase == "init" and not self.gp:     # phase 2: the decoder before adversarial training
+            self.model.load_weights(run_dir / f"{tag}_decoder.weights.h5")
+        else:
+            self.model.load_weights(run_dir / f"class_{tag}_generator.weights.h5")
+
+    def __call__(self, labels, rng, batch_size=256):
+        from common.pipeline import to_uint8
+        labels = np.asarray(labels, "int32")
+        if self.gp:
+            z = rng.standard_normal((len(labels), self.latent_dim)).astype("float32")
+            images = self.model.predict([z, labels], batch_size=batch_size, verbose=0)
+        else:
+            z = self.sampler.sample(labels, rng).astype("float32")
+            images = self.model.predict(z, batch_size=batch_size, verbose=0)
+        return to_uint8(images)

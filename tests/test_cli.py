@@ -97,7 +97,9 @@ def test_help_shows_the_defaults_of_the_chosen_profile(capsys):
 @pytest.mark.parametrize("module", ["bagan.train", "dagan.train", "cgan_infogan.train", "began.train", "debias.train"])
 def test_every_train_py_speaks_the_shared_vocabulary(module):
     import importlib
-    options = {s for a in importlib.import_module(module).parser()._actions for s in a.option_strings}
+    entry = importlib.import_module(module)
+    parser = getattr(entry, "parser", None) or entry.run.parser      # bagan's lives in bagan/run.py
+    options = {s for a in parser()._actions for s in a.option_strings}
     shared = {"--data-dir", "--out", "--seed", "--profile", "--epochs", "--batch-size", "--lr", "--overwrite",
               "--strategy", "--precision", "--tensorboard", "--save-every"}
     if module.split(".")[0] in ("bagan", "dagan", "began"):     # the packages that take any image folder

@@ -1,5 +1,4 @@
 """BAGAN networks: shapes for every supported size, and the original's parameter counts on MNIST."""
-import os
 from pathlib import Path
 
 import numpy as np

@@ -11,7 +11,6 @@ import os
 import zipfile
 from pathlib import Path
 
-
 from common.datasets.base import Data, IMAGE_SUFFIXES  # noqa: F401  (re-exported)
 from common.datasets import celeba, cifar10, folder, gtsrb, mnist, omniglot
 from common.errors import UserError

@@ -241,8 +241,13 @@ def test_smoke_train_and_evaluate(smoke_run):
     assert metrics["variety_ratio"] == pytest.approx(metrics["variety_within"] / metrics["variety_between"])
     assert (run_dir / "variety.png").exists()
     rows = json.loads((run_dir / "headline.json").read_text())
-    assert {r["paper"] for r in rows} == {"DAGAN"} and len(rows) == 4 + 1
-    assert rows[0]["paper_value"] == pytest.approx(0.192)
+    assert {r["paper"] for r in rows} == {"DAGAN"} and len(rows) == 2 * 4 + 1     # per k: gain, confidence, 2 arms
+    by_metric = {r["metric"].split(",")[0] + "," + r["metric"].split(",")[1]: r for r in rows}
+    assert by_metric["accuracy with DAGAN, 1-shot"]["paper_value"] == pytest.approx(0.192)
+    gain = by_metric["accuracy gain with DAGAN, 1-shot"]
+    assert gain["paper_value"] == pytest.approx(0.028) and gain["target"] == "> 0"
+    assert gain["value"] == pytest.approx(metrics["results"]["1"]["with_mean"] - metrics["results"]["1"]["without_mean"])
+    assert rows[1]["metric"].startswith("two-sided Welch") and rows[1]["paper_value"] == pytest.approx(0.976)
     assert rows[-1]["metric"].startswith("variety ratio") and rows[-1]["value"] == metrics["variety_ratio"]
     paired = run("dagan.evaluate", run_dir, "--profile", "smoke", "--val-per-class", 2, "--shots", "1",
                  "--repeats", 2, "--design", "paired", "--no-flip", "--noise-std", 0, "--variety-sources", 3,

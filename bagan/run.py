@@ -448,8 +448,7 @@ def train(args):
         for k, v in GP_DEFAULTS.items():
             if getattr(args, k, None) is None:
                 config[k] = v
-    from common import datasets
-    from common.training import seed_everything
+    from common import datasets      # TensorFlow (common.training) only once the inputs are checked
     data_dir = datasets.data_dir(config.get("data_dir"))
     train, test = load_data(config, data_dir)
     train = training_subset(train, config)
@@ -468,6 +467,7 @@ def train(args):
     config["num_classes"] = num_classes
     config["class_names"] = [str(n) for n in train.class_names]
     res = cli.prepare_run_dir(out / run_dir_name(config), config)
+    from common.training import seed_everything
     seed_everything(config["seed"])
     runner = Runner(config, res, train, test, image_shape, num_classes)
     for target in targets:

@@ -18,13 +18,13 @@ import pandas as pd  # noqa: E402
 
 from common import cli, datasets  # noqa: E402
 from common.cli import positive_int  # noqa: E402
-from common.training import LOSSES_CSV, STEPS_CSV  # noqa: E402
 
 FID_SAMPLES = {"smoke": 64, "quick": None, "paper": None}   # None: as many as held-out images
 
 
 def convergence(run_dir):
     """First/last epoch means of M and the k_t trajectory, from losses.csv and steps.csv."""
+    from common.training import LOSSES_CSV, STEPS_CSV      # TensorFlow only once the run is found
     epochs = pd.read_csv(Path(run_dir) / LOSSES_CSV)
     steps = pd.read_csv(Path(run_dir) / STEPS_CSV)
     first, last = float(epochs["measure"].iloc[0]), float(epochs["measure"].iloc[-1])

@@ -170,8 +170,8 @@ def read_json(path, what="file"):
     except FileNotFoundError:
         raise UserError(f"{path} does not exist ({what})") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"{path} is not a readable JSON {what} ({e}); restore it or start over "
-                        "with --overwrite") from None
+        raise UserError(f"{path} is not a readable JSON {what} ({e}); restore it, or make it "
+                        "again (a run: train it again with --overwrite)") from None
 
 
 def read_config(run_dir):

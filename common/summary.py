@@ -13,13 +13,12 @@ package, claim and profile (other rows stay: the scoreboard keeps what earlier r
 import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import json  # noqa: E402
 import math  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
 
-from common.cli import ArgumentParser, main  # noqa: E402
+from common.cli import ArgumentParser, main, read_json  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
 COLUMNS = ["package", "paper", "metric", "paper_value", "value", "profile", "seed", "wall_time_s",
@@ -31,13 +30,6 @@ HEADLINE = "headline.json"
 STATUS = "status.json"
 
 
-def _read_json(path, kind):
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise UserError(f"cannot read {kind} {path}: {e}") from None
-
-
 def collect(results_dir):
     """A DataFrame with one row per headline metric (or per package without any)."""
     results_dir = Path(results_dir)
@@ -46,13 +38,13 @@ def collect(results_dir):
     rows = []
     for pkg_dir in sorted(p for p in results_dir.iterdir() if p.is_dir()):
         status_path = pkg_dir / STATUS
-        status = _read_json(status_path, "status file") if status_path.exists() else {}
+        status = read_json(status_path, "status file") if status_path.exists() else {}
         base = {"package": status.get("package", pkg_dir.name), "profile": status.get("profile"),
                 "seed": status.get("seed"), "wall_time_s": status.get("wall_time_s"),
                 "status": status.get("status", "no status.json")}
         headlines = sorted(pkg_dir.glob(f"*/{HEADLINE}"))
         for path in headlines:
-            entries = _read_json(path, "headline file")
+            entries = read_json(path, "headline file")
             if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
                 raise UserError(f"{path} must hold a JSON list of {{paper, metric, paper_value, value, notes}}")
             for entry in entries:
@@ -71,14 +63,14 @@ def _run_profile(run_dir):
     for folder in (run_dir, run_dir.parent):
         path = folder / "config.json"
         if path.exists():
-            return _read_json(path, "run configuration").get("config", {}).get("profile")
+            return read_json(path, "run configuration").get("config", {}).get("profile")
     return None
 
 
 def _commands(run_dir, evaluate):
     """The run's training command (its config.json) then the evaluation's, as one line."""
     config = run_dir / "config.json"
-    train = _read_json(config, "run configuration").get("command") if config.exists() else None
+    train = read_json(config, "run configuration").get("command") if config.exists() else None
     return " && ".join(c for c in (train, evaluate) if c) or None
 
 

@@ -5,7 +5,7 @@
 # of more than ae_min_improvement (relative) and restore its best epoch; None = a fixed ae_epochs.
 PROFILES = {
     "paper": dict(epochs=150, ae_epochs=150, ae_patience=None, ae_min_improvement=0.0,
-                  real_sampling="natural", batch_size=128, learning_rate=5e-5, unbalance=0.05,
+                  real_sampling="natural", ms_lambda=0.0, batch_size=128, learning_rate=5e-5, unbalance=0.05,
                   target_class=0, width=1.0, train_limit=None, test_limit=None, sample_every=10),
     # 1/4-width networks (1/8 gave blurred, collapsed digits), the original's lr 5e-5 (2e-4
     # collapsed the minority class within one epoch); the autoencoder to convergence (a 3-epoch one
@@ -14,10 +14,10 @@ PROFILES = {
     # images fell from 0.09 to 0.02 in the first adversarial epoch and G's minority images stopped
     # being that class (reference accuracy 0.97 -> 0.13); see docs/RESULTS.md, issue #20
     "quick": dict(epochs=4, ae_epochs=40, ae_patience=2, ae_min_improvement=0.01,
-                  real_sampling="balanced", batch_size=64, learning_rate=5e-5, unbalance=0.05,
+                  real_sampling="balanced", ms_lambda=0.0, batch_size=64, learning_rate=5e-5, unbalance=0.05,
                   target_class=0, width=0.25, train_limit=24000, test_limit=1024, sample_every=1),
     "smoke": dict(epochs=1, ae_epochs=1, ae_patience=None, ae_min_improvement=0.0,
-                  real_sampling="natural", batch_size=16, learning_rate=5e-5, unbalance=0.05,
+                  real_sampling="natural", ms_lambda=0.0, batch_size=16, learning_rate=5e-5, unbalance=0.05,
                   target_class=0, width=0.125, train_limit=256, test_limit=32, sample_every=1),
 }
 # BAGAN-GP (--variant gp): what differs from the profile (its paper's settings)

@@ -14,7 +14,7 @@ from common.errors import UserError
 
 DESCRIPTION = "Train BAGAN (or BAGAN-GP) on an imbalanced dataset, as IBM/BAGAN's `bagan_train.py`."
 AE_LENGTH_KEYS = ("ae_epochs", "ae_patience", "ae_min_improvement")
-ADVERSARIAL_KEYS = ("loss", "dmode", "gmode", "real_sampling")   # keys the autoencoder does not depend on
+ADVERSARIAL_KEYS = ("loss", "dmode", "gmode", "real_sampling", "ms_lambda")   # keys the autoencoder does not depend on
 AE_VAL_FILE = "val_loss.json"
 AE_BEST_FILE = "best.weights.h5"
 DATASETS = {"mnist": "MNIST", "cifar10": "CIFAR10", "gtsrb": "GTSRB"}
@@ -49,6 +49,9 @@ def parser():
                    help="BAGAN's cross-entropy on D's softmax: clipped = the original's Keras 2.1 "
                         "(-log clip(p, 1e-7, 1-1e-7): no gradient below 1e-7); logits = Keras 3's "
                         "(from the softmax's logits, full gradient)")
+    x.add_argument("--ms-lambda", dest="ms_lambda", type=cli.bounded(float, 0), default=None,
+                   help="weight of MSGAN's mode-seeking term in G's loss (Mao et al. 2019; 0 = the "
+                        "original): keeps a class's generated images apart (profile)")
     x.add_argument("--ae-epochs", type=cli.positive_int, default=None,
                    help="autoencoder epochs, the most with early stopping (the original ties them to --epochs)")
     x.add_argument("--ae-patience", type=cli.bounded(int, 0), default=None,
@@ -294,7 +297,7 @@ class Runner:
             else:
                 model = gan.BAGAN(self.image_shape, self.num_classes, d_probs=d_probs, g_probs=g_probs,
                                   width=cfg["width"], seed=cfg["seed"], validation=test_stream,
-                                  loss=cfg.get("loss", "clipped"))
+                                  loss=cfg.get("loss", "clipped"), ms_lambda=cfg.get("ms_lambda", 0.0))
                 model.generator.set_weights(ae_model.get_layer("decoder").get_weights())
                 models.copy_trunk(encoder, model.discriminator)
                 model.set_latent(sampler)

@@ -17,3 +17,12 @@ def clipped_sparse_categorical_crossentropy(labels, probs, epsilon=KERAS2_EPSILO
     labels = tf.cast(tf.reshape(labels, [-1]), tf.int32)
     p = tf.gather(probs, labels, axis=-1, batch_dims=1)
     return -tf.math.log(tf.clip_by_value(p, epsilon, 1.0 - epsilon))
+
+
+MS_EPSILON = 1e-5   # MSGAN's eps in lambda / (L_ms + eps)
+
+
+def mode_seeking(fake1, fake2, z1, z2):
+    """MSGAN's ratio L_ms = mean|fake1 - fake2| / mean|z1 - z2| (Mao et al. 2019; means over the
+    whole batch): a generator lowers lambda / (L_ms + eps) only by making its output depend on z."""
+    return tf.reduce_mean(tf.abs(fake1 - fake2)) / tf.reduce_mean(tf.abs(z1 - z2))

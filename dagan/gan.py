@@ -24,10 +24,10 @@ import tensorflow as tf
 
 from common.errors import UserError
 from common.gan import GAN
+from common.losses import MS_EPSILON, mode_seeking
 from dagan import models
 
 GP_AXES = ("sample", "height")
-MS_EPSILON = 1e-5   # MSGAN's eps in lambda / (L_ms + eps)
 MS_DROPOUT = ("independent", "shared")
 
 
@@ -128,11 +128,6 @@ def pair_dataset(images, labels, batch_size, steps_per_epoch, critic_steps=5, se
     return (tf.data.Dataset.range(first, end)
             .map(element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
             .prefetch(tf.data.AUTOTUNE))
-
-
-def mode_seeking(fake1, fake2, z1, z2):
-    """MSGAN's ratio L_ms = mean|fake1 - fake2| / mean|z1 - z2| (means over the whole batch)."""
-    return tf.reduce_mean(tf.abs(fake1 - fake2)) / tf.reduce_mean(tf.abs(z1 - z2))
 
 
 class DAGAN(GAN):

@@ -42,6 +42,7 @@ def parser():
                    help="uniform = D's real batches drawn class-balanced (oversampled minority)")
     p.add_argument("--dmode", choices=("run", "natural"), default="run",
                    help="natural = D's fakes take the real classes' frequencies (default: the run's -d)")
+    p.add_argument("--ms-lambda", type=float, default=None, help="mode-seeking weight (default: the run's)")
     p.add_argument("--seed", type=int, default=None, help="default: the run's")
     p.add_argument("--data-dir", default=None)
     return p
@@ -89,7 +90,8 @@ def main(argv=None):
                else pipeline.class_probabilities(y, config["dmode"], k))
     g_probs = pipeline.class_probabilities(y, config["gmode"], k)
     model = Probe(shape, k, d_probs=d_probs, g_probs=g_probs, width=config["width"], seed=seed,
-                  loss=args.loss or config.get("loss", "logits"))
+                  loss=args.loss or config.get("loss", "logits"),
+                  ms_lambda=config.get("ms_lambda", 0.0) if args.ms_lambda is None else args.ms_lambda)
     encoder = models.build_encoder(shape, width=config["width"])
     encoder.load_weights(run / f"{tag}_encoder.weights.h5")
     model.generator.load_weights(run / f"{tag}_decoder.weights.h5")

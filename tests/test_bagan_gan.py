@@ -161,3 +161,28 @@ def test_clipped_loss_function_directly_and_its_upper_clip():
 def test_unknown_loss_is_refused():
     with pytest.raises(ValueError, match="unknown BAGAN loss"):
         gan.BAGAN(SHAPE, 2, width=0.125, loss="hinge")
+
+
+def test_mode_seeking_term_by_hand(monkeypatch):
+    """ms_lambda adds lambda / (L_ms + eps) to the G loss of an indifferent D (log(K+1)), from two
+    latents of each label's class; the train step logs L_ms; ms_lambda 0 is the original's loss."""
+    k, lam = 3, 2.0
+    model = gan.BAGAN(SHAPE, k, width=0.125, seed=0, ms_lambda=lam)
+    model.compile(d_optimizer=keras.optimizers.Adam(1e-3), g_optimizer=keras.optimizers.Adam(1e-3))
+    model.set_latent(gan.LatentSampler(np.zeros((k, 100)), np.stack([np.eye(100)] * k)))
+    head = model.discriminator.get_layer("auxiliary")
+    head.set_weights([np.zeros_like(w) for w in head.get_weights()])
+    seen = []
+    monkeypatch.setattr(gan, "mode_seeking",
+                        lambda f1, f2, z1, z2: seen.append((f1.shape, z1, z2)) or tf.constant(0.5))
+    real = tf.random.uniform((8, *SHAPE), -1, 1)
+    labels = tf.constant([0, 1, 2, 0, 1, 2, 0, 1])
+    _, g_loss = model.losses_on(real, labels, training=False)
+    assert float(g_loss) == pytest.approx(math.log(k + 1) + lam / (0.5 + 1e-5), rel=1e-5)
+    (shape, z1, z2), = seen
+    assert shape[0] == 8 + 3 and not np.allclose(z1, z2)      # B + m generations, two latents each
+    monkeypatch.undo()
+    logs = model.train_step((real, labels))
+    assert set(logs) == {"gen_loss", "disc_loss", "mode_seeking"} and float(logs["mode_seeking"]) > 0
+    with pytest.raises(ValueError, match="ms_lambda"):
+        gan.BAGAN(SHAPE, k, width=0.125, ms_lambda=-1.0)

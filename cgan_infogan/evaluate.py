@@ -39,6 +39,11 @@ from common import cli  # noqa: E402
 from common.errors import UserError  # noqa: E402
 
 SOURCES = ("cgan", "infogan_noise1", "infogan_noise2")
+# How a low-data run's classifier meets its synthetic images: concat = one shuffled set (the
+# original's way: with 600 + 5,400, real images are 10 % of every batch and of the batch statistics);
+# share = a fixed share of real images in every batch (--real-share); finetune = synthetic only,
+# then the real-only run's schedule on the real images.
+MIXING = ("concat", "share", "finetune")
 MEAN, STD = 0.1307, 0.3081      # the original's Normalize, applied to every image (real or generated)
 PROFILES = {
     # clf_steps_per_epoch: updates per classifier "epoch" for every experiment (60000 // 64 = 937,
@@ -95,6 +100,21 @@ def experiment_name(source, real, syn, n_real, grid=True):
     return f"mnist_{tail}" if grid else f"real{real}_{tail}"
 
 
+def mixing_suffix(mixing, config):
+    """'' for concat (the original's names), else _share50 or _finetune."""
+    if mixing == "share":
+        return f"_share{round(100 * config['real_share'])}"
+    return "" if mixing == "concat" else f"_{mixing}"
+
+
+def mixing_list(text):
+    chosen = [m.strip() for m in text.split(",") if m.strip()]
+    bad = [m for m in chosen if m not in MIXING]
+    if bad or not chosen:
+        raise UserError(f"--low-data-mixing: unknown {', '.join(bad) or 'empty list'}; choose from {', '.join(MIXING)}")
+    return list(dict.fromkeys(chosen))
+
+
 def normalise(images_uint8):
     return ((np.asarray(images_uint8, np.float32) / 255.0) - MEAN) / STD
 
@@ -106,26 +126,38 @@ def scores(y_true, y_pred):
             "f1_score": float(f), "n": int(len(y_true))}
 
 
-def train_classifier(images, labels, config, seed, exp_dir):
-    """The original's CNN with Adam(1e-3), cross-entropy and batch 64; returns (model, loss rows)."""
+def train_classifier(real, synthetic, config, seed):
+    """The original's CNN with Adam(1e-3), cross-entropy and batch 64, on (images, labels) `real`
+    plus `synthetic` (or None) mixed as config["mixing"] says (MIXING); returns (model, loss rows)."""
     import keras
     import tensorflow as tf
     from cgan_infogan import models
     from common import pipeline
     keras.utils.set_random_seed(seed)
     model = models.classifier(dropout=config["dropout"])
-    model.compile(optimizer=keras.optimizers.Adam(config["lr"]),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    ds, _ = pipeline.make_dataset(images, labels, batch_size=config["batch_size"], seed=seed)
-    ds = ds.map(lambda x, y: (((x + 1.0) / 2.0 - MEAN) / STD, y), num_parallel_calls=tf.data.AUTOTUNE)
-    rows = []
+    batch, rows = config["batch_size"], []
 
     class Log(keras.callbacks.Callback):
         def on_train_batch_end(self, batch, logs=None):
             step = len(rows) + 1
             rows.append((step, float(logs["loss"])))
-    model.fit(ds, epochs=config["epochs"], steps_per_epoch=config["steps_per_epoch"], callbacks=[Log()], verbose=0,
-              shuffle=False)   # the stream is shuffled by common.pipeline
+
+    def fit(ds):
+        model.compile(optimizer=keras.optimizers.Adam(config["lr"]),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        ds = ds.map(lambda x, y: (((x + 1.0) / 2.0 - MEAN) / STD, y), num_parallel_calls=tf.data.AUTOTUNE)
+        model.fit(ds, epochs=config["epochs"], steps_per_epoch=config["steps_per_epoch"], callbacks=[Log()],
+                  verbose=0, shuffle=False)   # the stream is shuffled by common.pipeline
+    mixing = config.get("mixing", "concat") if synthetic is not None else "concat"
+    if mixing == "share":          # every batch: the same number of real images
+        fit(pipeline.mixed_dataset(*real, synthetic, real_share=config["real_share"], batch_size=batch, seed=seed)[0])
+    elif mixing == "finetune":     # synthetic only, then the real-only run's schedule from there
+        fit(pipeline.make_dataset(*synthetic, batch_size=batch, seed=seed)[0])
+        fit(pipeline.make_dataset(*real, batch_size=batch, seed=seed)[0])
+    else:
+        if synthetic is not None:
+            real = tuple(np.concatenate([r, s]) for r, s in zip(real, synthetic))
+        fit(pipeline.make_dataset(*real, batch_size=batch, seed=seed)[0])
     return model, rows
 
 
@@ -135,7 +167,8 @@ def predict(model, images_uint8):
 
 
 def run_experiment(exp_dir, exp_config, train_set, eval_sets):
-    """Train + score one experiment unless exp_dir already holds its result for this config."""
+    """Train + score one experiment unless exp_dir already holds its result for this config.
+    train_set: (real (images, labels), synthetic (images, labels) or None)."""
     from common import plots
     exp_dir = Path(exp_dir)
     metrics_path = exp_dir / "metrics_test.json"
@@ -145,7 +178,7 @@ def run_experiment(exp_dir, exp_config, train_set, eval_sets):
     exp_dir.mkdir(parents=True, exist_ok=True)
     cli.write_json_atomic(config_path, exp_config)
     start = time.time()
-    model, rows = train_classifier(*train_set, exp_config, exp_config["seed"], exp_dir)
+    model, rows = train_classifier(*train_set, exp_config, exp_config["seed"])
     train_s = time.time() - start
     with open(exp_dir / "loss.csv", "w") as f:
         f.write("step,loss\n" + "".join(f"{s},{v}\n" for s, v in rows))
@@ -181,6 +214,12 @@ def parser():
                    help="comma-separated REAL+SYNTHETIC counts of the grid (profile: the original's)")
     p.add_argument("--low-data", dest="low_data", default=None,
                    help="comma-separated REAL+SYNTHETIC low-data runs; each also runs REAL alone ('' = none)")
+    p.add_argument("--low-data-mixing", default="concat",
+                   help=f"comma-separated ways to mix the low-data runs' synthetic images, among {', '.join(MIXING)} "
+                        "(concat: the original's; share: --real-share real images in every batch; finetune: "
+                        "synthetic first, then real only)")
+    p.add_argument("--real-share", type=cli.bounded(float, 0, 1, low_open=True, high_open=True), default=0.5,
+                   help="share of real images per batch for --low-data-mixing share (0.5)")
     p.add_argument("--sources", default=None,
                    help=f"comma-separated synthetic sources among {', '.join(SOURCES)} (default: those trained)")
     p.add_argument("--leaky-original-split", action="store_true",
@@ -246,6 +285,7 @@ def main(argv=None):
     n_real = len(train.images)
     mixes = parse_mixes(config["mixes"], n_real, "--mix")
     low = parse_mixes(config["low_data"], n_real, "--low-data")
+    config["low_data_mixing"] = mixing_list(config["low_data_mixing"])
     sources = available_sources(run_dir, config.get("sources"))
     if not sources:     # a real-only grid written into an empty or unrelated folder would look like a result
         raise UserError(f"{run_dir} holds no trained cgan/ or infogan/ (no state.json); pass the folder "
@@ -320,19 +360,18 @@ def evaluate_seed(run_dir, config, leaky, train, test, mixes, low, sources, need
         plans += [("grid", "real", real, 0)] if syn == 0 else [("grid", s, real, syn) for s in sources]
     for real, syn in low:
         plans.append(("low_data", "real", real, 0))
-        plans += [("low_data", s, real, syn) for s in sources if syn]
+        plans += [("low_data", s, real, syn, m) for s in sources if syn for m in config["low_data_mixing"]]
     seen, results = set(), []
-    for group, source, real, syn in plans:
-        name = experiment_name(source, real, syn, n_real, group == "grid")
+    for group, source, real, syn, *mixing in plans:
+        mixing = mixing[0] if mixing and syn else "concat"
+        name = experiment_name(source, real, syn, n_real, group == "grid") + mixing_suffix(mixing, config)
         if name in seen:
             continue
         seen.add(name)
         real_idx, rest = order[:real], order[real:]
         heldout = rest if not config.get("heldout_limit") else np.sort(rng_for(config["seed"], name).permutation(rest)[:config["heldout_limit"]])
-        images, labels = train.images[real_idx], train.labels[real_idx]
-        if syn:
-            images = np.concatenate([images, synthetic[source][0][:syn]])
-            labels = np.concatenate([labels, synthetic[source][1][:syn]])
+        real_set = (train.images[real_idx], train.labels[real_idx])
+        synthetic_set = (synthetic[source][0][:syn], synthetic[source][1][:syn]) if syn else None
         eval_sets = {"test": (test.images[test_idx], test.labels[test_idx], f"official MNIST test set ({len(test_idx)} images)"),
                      "heldout_real_train": (train.images[heldout], train.labels[heldout],
                                             f"{len(heldout)} real training images not used for training")}
@@ -346,9 +385,13 @@ def evaluate_seed(run_dir, config, leaky, train, test, mixes, low, sources, need
                 f"the original's test split: {len(leak)} train images ({overlap} of them trained on) + 10k test")
         exp_config = {**base, "experiment": name, "group": group, "source": source, "real_images": real,
                       "synthetic_images": syn, "synthetic": gen_info.get(source), "leaky": leaky}
-        print(f"== {name}: {real} real + {syn} {source if syn else ''} synthetic", flush=True)
-        metrics = run_experiment(out / "experiments" / name, exp_config, (images, labels), eval_sets)
+        if mixing != "concat":     # only then: finished concat experiments keep matching their config
+            exp_config.update(mixing=mixing, **({"real_share": config["real_share"]} if mixing == "share" else {}))
+        print(f"== {name}: {real} real + {syn} {source if syn else ''} synthetic"
+              + (f" ({mixing})" if mixing != "concat" else ""), flush=True)
+        metrics = run_experiment(out / "experiments" / name, exp_config, (real_set, synthetic_set), eval_sets)
         results.append({"experiment": name, "group": group, "source": source, "real": real, "synthetic": syn,
+                        "mixing": mixing,
                         "paper_accuracy": PAPER.get((source, round(syn / (real + syn), 2))) if group == "grid" else None,
                         **metrics})
         print(f"   test accuracy {metrics['accuracy']:.4f}", flush=True)

@@ -199,6 +199,29 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch):
     assert json.loads((run / "cgan" / "state.json").read_text())["epoch"] == 1
 
 
+def test_low_data_mixing_arms(tmp_path, data_root, monkeypatch):
+    """--low-data-mixing: concat keeps the original's name and config; share and finetune are their own
+    experiments, compared with the same real-only run; finetune trains twice the steps."""
+    out = tmp_path / "results"
+    train.main(["--profile", "smoke", "--model", "cgan", "--train-images", "64", "--batch-size", "32",
+                "--data-dir", str(data_root), "--out", str(out)])
+    run = out / "mnist_smoke"
+    monkeypatch.setattr(synthetic, "reference_predict", lambda root, epochs=None: lambda imgs: np.zeros(len(imgs), int))
+    evaluate.main([str(run), "--profile", "smoke", "--data-dir", str(data_root), "--mix", "", "--low-data",
+                   "100+200", "--low-data-mixing", "concat,share,finetune", "--real-share", "0.25"])
+    exps = run / "experiments"
+    configs = {n: json.loads((exps / n / "config.json").read_text())
+               for n in ("real100_cGan_200", "real100_cGan_200_share25", "real100_cGan_200_finetune")}
+    assert "mixing" not in configs["real100_cGan_200"]
+    assert configs["real100_cGan_200_share25"]["mixing"] == "share" and configs["real100_cGan_200_share25"]["real_share"] == 0.25
+    steps = lambda n: len((exps / n / "loss.csv").read_text().strip().splitlines()) - 1  # noqa: E731
+    assert steps("real100_cGan_200_finetune") == 2 * steps("real100_cGan_200") == 2 * steps("real_only_100")
+    assert {r["experiment"] for r in json.loads((run / "metrics.json").read_text())["experiments"]} == {
+        "real_only_100", *configs}
+    r = _run("cgan_infogan.evaluate", str(run), "--data-dir", str(data_root), "--low-data-mixing", "blend")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "blend" in r.stderr
+
+
 def _hand_outputs():
     """D logits 0 (real) and log 3 (fake: sigmoid 3/4); Q logits with p_1 = 1/4; codes (0.5, -1)
     against means 0 and variances (1, 2)."""

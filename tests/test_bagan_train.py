@@ -173,8 +173,9 @@ def test_augment_writes_a_balanced_copy_with_a_manifest(smoke_run, tmp_path):
     from bagan import augment
     out = augment.main(["--run", str(smoke_run), "--output", str(tmp_path / "balanced")])
     manifest = pd.read_csv(out / "manifest.csv")
-    assert manifest.groupby("class_name").size().to_dict() == {"a": 16, "b": 16, "c": 16}
-    assert manifest.synthetic.sum() == 8 and set(manifest[manifest.synthetic == 1].class_name) == {"a"}
+    assert manifest.groupby("class").size().to_dict() == {"a": 16, "b": 16, "c": 16}
+    assert manifest.synthetic.sum() == 8 and set(manifest[manifest.synthetic == 1]["class"]) == {"a"}
+    assert set(manifest[manifest.synthetic == 1].method) == {"bagan"}
     assert all((out / p).exists() for p in manifest.path)
     npz = augment.main(["--run", str(smoke_run), "--output", str(tmp_path / "balanced.npz")])
     with np.load(npz) as z:

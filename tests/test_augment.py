@@ -1,0 +1,113 @@
+"""The augment commands (bagan, dagan, cgan_infogan) on tiny class folders made here: counts per
+class, the manifest, reuse of a run, and one-line errors (exit status 2) for bad input."""
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from common import augment as common_augment
+
+RGB = {"cat": 5, "dog": 3, "fox": 4}        # 16x16 RGB, a largest class of 5
+GREY = {"a": 4, "b": 2}                     # 28x28 grey
+
+
+def make_folder(root, counts, side, rgb):
+    rng = np.random.default_rng(0)
+    for i, (name, n) in enumerate(counts.items()):
+        (root / name).mkdir(parents=True)
+        for j in range(n):
+            img = rng.integers(0, 60, (side, side, 3) if rgb else (side, side), dtype=np.uint8)
+            img[2 + 3 * i:5 + 3 * i, 2:side - 2] = 255          # a bar whose row depends on the class
+            Image.fromarray(img).save(root / name / f"{j:02d}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def rgb(tmp_path_factory):
+    os.environ["GAN_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+    return make_folder(tmp_path_factory.mktemp("rgb") / "animals", RGB, 16, True)
+
+
+@pytest.fixture(scope="module")
+def grey(tmp_path_factory):
+    return make_folder(tmp_path_factory.mktemp("grey") / "letters", GREY, 28, False)
+
+
+def read(out):
+    manifest = pd.read_csv(out / "manifest.csv", keep_default_na=False)
+    assert all((out / p).is_file() for p in manifest.path)
+    return manifest
+
+
+def per_class(manifest, synthetic):
+    return manifest[manifest.synthetic == synthetic].groupby("class").size().to_dict()
+
+
+def check_exit_2(main, argv, capsys, words):
+    with pytest.raises(SystemExit) as e:
+        main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and all(w in err for w in words), err
+
+
+# -------------------------------------------------------------------------------- shared pieces
+def test_plan_and_image_size():
+    labels = np.array([0, 0, 0, 1, 2, 2])
+    assert common_augment.plan(labels, 3, balance=True).tolist() == [0, 2, 1]
+    assert common_augment.plan(labels, 3, per_class=4).tolist() == [4, 4, 4]
+    assert common_augment.image_size("32") == (32, 32) and common_augment.image_size("24x40") == (24, 40)
+
+
+# -------------------------------------------------------------------------------- BAGAN
+BAGAN_FAST = ["--", "-e", "1", "--ae-epochs", "1", "--batch-size", "4", "--width", "0.125", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def bagan_out(rgb, tmp_path_factory):
+    from bagan import augment
+    tmp = tmp_path_factory.mktemp("bagan_aug")
+    out = augment.main(["--data", str(rgb), "--output", str(tmp / "balanced"), "--profile", "smoke",
+                        "--out", str(tmp / "runs"), *BAGAN_FAST])
+    return out, next((tmp / "runs").iterdir())
+
+
+def test_bagan_balances_a_folder(bagan_out):
+    out, _ = bagan_out
+    manifest = read(out)
+    assert per_class(manifest, 0) == RGB and per_class(manifest, 1) == {"dog": 2, "fox": 1}
+    fake = manifest[manifest.synthetic == 1]
+    assert set(fake.method) == {"bagan"} and set(fake.seed.astype(int)) == {0} and "source" not in manifest
+    assert Image.open(out / fake.path.iloc[0]).size == (16, 16)
+    assert not out.with_name(out.name + ".partial").exists()
+
+
+def test_bagan_reuses_a_run_per_class(bagan_out, rgb, tmp_path):
+    from bagan import augment
+    _, run = bagan_out
+    out = augment.main(["--data", str(rgb), "--run", str(run), "--output", str(tmp_path / "more"),
+                        "--per-class", "3", "--seed", "5"])
+    manifest = read(out)
+    assert per_class(manifest, 1) == {"cat": 3, "dog": 3, "fox": 3} and set(manifest[manifest.synthetic == 1].seed.astype(int)) == {5}
+
+
+def test_bad_input_is_one_line_and_exit_2(rgb, grey, tmp_path, capsys):
+    from bagan import augment
+    one = make_folder(tmp_path / "one", {"only": 2}, 16, True)
+    check_exit_2(augment.main, ["--data", str(tmp_path / "nope"), "--output", str(tmp_path / "o")], capsys,
+                 ["no such folder"])
+    check_exit_2(augment.main, ["--data", str(one), "--output", str(tmp_path / "o")], capsys, ["2 or more"])
+    check_exit_2(augment.main, ["--data", str(rgb), "--output", str(tmp_path / "o"), "--per-class", "0"], capsys,
+                 ["--per-class"])
+    check_exit_2(augment.main, ["--data", str(rgb), "--output", str(tmp_path / "o"), "--image-size", "36"], capsys,
+                 ["r*2^n", "--image-size"])
+    check_exit_2(augment.main, ["--data", str(rgb), "--output", str(tmp_path / "o"), "--image-size", "16x32"],
+                 capsys, ["square"])
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    check_exit_2(augment.main, ["--data", str(rgb), "--output", str(tmp_path / "mine"), "--overwrite"], capsys,
+                 ["no augment command wrote"])
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+    assert not (tmp_path / "o").exists() and not (tmp_path / "o.partial").exists()

@@ -111,3 +111,42 @@ def test_bad_input_is_one_line_and_exit_2(rgb, grey, tmp_path, capsys):
                  ["no augment command wrote"])
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
     assert not (tmp_path / "o").exists() and not (tmp_path / "o.partial").exists()
+
+
+# -------------------------------------------------------------------------------- DAGAN
+@pytest.fixture(scope="module")
+def dagan_out(rgb, tmp_path_factory):
+    from dagan import augment
+    tmp = tmp_path_factory.mktemp("dagan_aug")
+    out = augment.main(["--data", str(rgb), "--output", str(tmp / "aug"), "--per-class", "4", "--profile", "smoke",
+                        "--out", str(tmp / "runs")])
+    return out, next((tmp / "runs").iterdir())
+
+
+def test_dagan_spreads_generations_over_each_class_sources(dagan_out):
+    out, run = dagan_out
+    manifest = read(out)
+    assert per_class(manifest, 0) == RGB and per_class(manifest, 1) == {"cat": 4, "dog": 4, "fox": 4}
+    fake = manifest[manifest.synthetic == 1]
+    assert set(fake.method) == {"dagan"} and set(fake.run) == {str(run)}
+    real = manifest[manifest.synthetic == 0].set_index("path")["class"]
+    assert all(real[s] == c for s, c in zip(fake.source, fake["class"]))     # a source of its own class
+    dog = fake[fake["class"] == "dog"].source.tolist()
+    assert len(set(dog)) == 3 and dog[0] == dog[3]                         # 4 over 3 sources: i % 3
+    assert set(manifest[manifest.synthetic == 0].source) == {""}
+    assert Image.open(out / fake.path.iloc[0]).mode == "RGB"
+
+
+def test_dagan_grey_folder_and_run_reuse(dagan_out, rgb, grey, tmp_path, capsys):
+    from dagan import augment
+    _, run = dagan_out
+    out = augment.main(["--data", str(grey), "--output", str(tmp_path / "g"), "--balance", "--profile", "smoke",
+                        "--out", str(tmp_path / "runs")])
+    manifest = read(out)
+    assert per_class(manifest, 1) == {"b": 2} and Image.open(out / manifest.path.iloc[-1]).size == (28, 28)
+    check_exit_2(augment.main, ["--data", str(grey), "--run", str(run), "--output", str(tmp_path / "x"),
+                                "--per-class", "1"], capsys, ["--image-size 16x16"])
+    check_exit_2(augment.main, ["--data", str(rgb), "--output", str(tmp_path / "x")], capsys, ["--per-class N or --balance"])
+    out = augment.main(["--data", str(rgb), "--run", str(run), "--output", str(tmp_path / "g"), "--overwrite",
+                        "--per-class", "1"])
+    assert per_class(read(out), 1) == {"cat": 1, "dog": 1, "fox": 1}

@@ -150,3 +150,27 @@ def test_dagan_grey_folder_and_run_reuse(dagan_out, rgb, grey, tmp_path, capsys)
     out = augment.main(["--data", str(rgb), "--run", str(run), "--output", str(tmp_path / "g"), "--overwrite",
                         "--per-class", "1"])
     assert per_class(read(out), 1) == {"cat": 1, "dog": 1, "fox": 1}
+
+
+# -------------------------------------------------------------------------------- CGAN / InfoGAN
+CGAN_FAST = ["--profile", "smoke", "--", "--batch-size", "4"]
+
+
+@pytest.mark.parametrize("model", ["cgan", "infogan"])
+def test_cgan_infogan_augment_rgb_and_grey_folders(model, rgb, grey, tmp_path, capsys):
+    from cgan_infogan import augment
+    out = augment.main(["--data", str(rgb), "--model", model, "--output", str(tmp_path / "rgb"), "--per-class", "2",
+                        "--out", str(tmp_path / "runs"), *CGAN_FAST])
+    manifest = read(out)
+    assert per_class(manifest, 0) == RGB and per_class(manifest, 1) == {"cat": 2, "dog": 2, "fox": 2}
+    assert set(manifest[manifest.synthetic == 1].method) == {model}
+    assert Image.open(out / manifest.path.iloc[-1]).mode == "RGB"
+    run = tmp_path / "runs" / "animals_smoke"
+    assert (run / model / "state.json").exists()
+    out = augment.main(["--data", str(grey), "--model", model, "--output", str(tmp_path / "grey"), "--balance",
+                        "--image-size", "20x24", "--out", str(tmp_path / "runs"), *CGAN_FAST])
+    manifest = read(out)
+    assert per_class(manifest, 1) == {"b": 2}
+    assert Image.open(out / manifest.path.iloc[-1]).size == (24, 20)
+    check_exit_2(augment.main, ["--data", str(grey), "--run", str(run), "--model", model, "--output",
+                                str(tmp_path / "x"), "--balance"], capsys, ["trained on classes"])

@@ -174,3 +174,34 @@ def test_cgan_infogan_augment_rgb_and_grey_folders(model, rgb, grey, tmp_path, c
     assert Image.open(out / manifest.path.iloc[-1]).size == (24, 20)
     check_exit_2(augment.main, ["--data", str(grey), "--run", str(run), "--model", model, "--output",
                                 str(tmp_path / "x"), "--balance"], capsys, ["trained on classes"])
+
+
+# -------------------------------------------------------------------------------- de-biasing on a user's folder
+def user_attribute_folder(root):
+    """CelebA's fake layout (tests/test_debias_fixtures.py) turned into a user's folder: the images and
+    list_attr_celeba.txt side by side, no img_align_celeba/, no partition file."""
+    import shutil
+    from test_debias_fixtures import fake_celeba
+    celeba = fake_celeba(root / "src") / "celeba"
+    folder = root / "faces"
+    shutil.copytree(celeba / "img_align_celeba", folder)
+    shutil.copy(celeba / "list_attr_celeba.txt", folder)
+    return folder
+
+
+def test_celeba_format_user_folder_splits_80_10_10(tmp_path):
+    from common import datasets
+    folder = user_attribute_folder(tmp_path)
+    sizes = {s: len(datasets.load("celeba", s, folder, size=16)) for s in ("train", "val", "test", "all")}
+    assert sizes == {"train": 58, "val": 7, "test": 7, "all": 72}
+    data = datasets.load("celeba", "val", folder, size=16)
+    assert data.images.shape == (7, 16, 16, 3) and data.attributes.shape == (7, 40)
+
+
+def test_debias_pipeline_on_a_user_folder(tmp_path):
+    from debias import pipeline
+    from test_debias_fixtures import tiny_generator
+    folder = user_attribute_folder(tmp_path)
+    exp = pipeline.main(["--profile", "smoke", "--data-dir", str(folder), "--out", str(tmp_path / "debias"),
+                         "--generator", str(tiny_generator(tmp_path / "gen.keras"))])
+    assert (exp / "metrics.json").exists()

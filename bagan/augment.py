@@ -23,7 +23,7 @@ from common.errors import UserError  # noqa: E402
 
 def parser():
     p = augment.parser("bagan.augment", __doc__.split("\n")[0], "bagan", default_balance=True,
-                       run_help="a res_... directory of bagan/train.py")
+                       run_help="a res_... directory of bagan/train.py", named=augment.NAMED)
     p.add_argument("--tag", default=None,
                    help="which trained class's BAGAN to use when the run holds several (default: the only one)")
     p.add_argument("--format", choices=("folder", "npz"), default=None,

@@ -24,7 +24,7 @@ from common.errors import UserError  # noqa: E402
 
 def parser():
     p = augment.parser("cgan_infogan.augment", __doc__.split("\n")[0], "cgan_infogan",
-                       run_help="a run directory of cgan_infogan.train, holding cgan/ or infogan/")
+                       run_help="a run directory of cgan_infogan.train, holding cgan/ or infogan/", named=("mnist",))
     p.add_argument("--model", choices=("cgan", "infogan"), default="cgan", help="which GAN generates (default cgan)")
     return p
 
@@ -40,8 +40,6 @@ def train_argv(args):
 @cli.main
 def main(argv=None):
     args = augment.parse(parser(), argv)
-    if args.data and str(args.data).lower() in ("cifar10", "gtsrb"):
-        raise UserError(f"cgan_infogan trains on mnist or a folder of class folders, not {args.data}")
     data = augment.load_data(args)
     if args.run:
         run_dir = Path(args.run)

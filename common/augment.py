@@ -14,6 +14,7 @@ import argparse
 import csv
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from common.errors import UserError
 
 MANIFEST = "manifest.csv"
 COLUMNS = ["path", "class", "synthetic", "method", "run", "seed"]
-NAMED = ("mnist", "cifar10", "gtsrb")     # datasets --data may name instead of a folder
+NAMED = ("mnist", "cifar10", "gtsrb")     # datasets --data may name instead of a folder (per package: `named`)
 
 
 def image_size(text):
@@ -37,13 +38,16 @@ def image_size(text):
     return tuple(parts * 2 if len(parts) == 1 else parts)
 
 
-def parser(prog, description, package, default_balance=False, run_help="a run directory of its train command"):
+def parser(prog, description, package, default_balance=False, run_help="a run directory of its train command",
+           named=()):
     """The flags every augment command takes; a package adds its own to the returned parser.
-    Flags after `--` go to the package's train command unchanged (`args.train_args`)."""
+    Flags after `--` go to the package's train command unchanged (`args.train_args`). `named`: the
+    datasets of NAMED its train command reads, which --data may name instead of a folder."""
     p = cli.ArgumentParser(prog=prog, description=description,
                            epilog=f"Flags after -- go to python -m {package}.train when it trains.")
     p.add_argument("--data", default=None,
-                   help="a folder with one sub-folder of images per class (or mnist, cifar10, gtsrb)")
+                   help="a folder with one sub-folder of images per class"
+                        + (f" (or {', '.join(named)}, read from --data-dir)" if named else ""))
     p.add_argument("--output", required=True, help="where the augmented copy goes (a new folder, or a .npz)")
     p.add_argument("--run", default=None, help=f"generate with this trained run ({run_help}) instead of training one")
     how = p.add_mutually_exclusive_group()
@@ -58,17 +62,21 @@ def parser(prog, description, package, default_balance=False, run_help="a run di
     p.add_argument("--image-size", type=image_size, default=None,
                    help="resize the images to SIZE or HEIGHTxWIDTH (default: as found; they must agree)")
     p.add_argument("--out", default=None, help=f"parent folder of the training run (default results/{package})")
-    p.add_argument("--data-dir", default=None, help="dataset root for a named dataset (default $GAN_DATA_DIR, else ./data)")
+    if named:
+        p.add_argument("--data-dir", default=None, help="dataset root for a named dataset (default $GAN_DATA_DIR, else ./data)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing --output (a training run resumes; `-- --overwrite` restarts it)")
     p.add_argument("train_args", nargs="*", help=argparse.SUPPRESS)
-    p.set_defaults(default_balance=default_balance)
+    p.set_defaults(default_balance=default_balance, named=tuple(named), data_dir=None)
     return p
 
 
 def parse(p, argv):
     """Parsed flags, with the output checked before anything is trained."""
+    argv = sys.argv[1:] if argv is None else [str(a) for a in argv]
     args = p.parse_args(argv)
+    if args.train_args and "--" not in argv:      # a stray word would otherwise reach the train command
+        raise UserError(f"unexpected argument {args.train_args[0]!r}; flags for the train command go after --")
     if args.per_class is None and not args.balance:
         if not args.default_balance:
             raise UserError("say how many images to generate: --per-class N or --balance")
@@ -94,11 +102,15 @@ def load_data(args):
         raise UserError("give --data FOLDER (one sub-folder of images per class)")
     from common import datasets
     options = {"size": args.image_size} if args.image_size else {}
-    if str(args.data).lower() in NAMED:
-        name = str(args.data).lower()
-        if name == "gtsrb" and args.image_size and args.image_size[0] != args.image_size[1]:
-            raise UserError("gtsrb is resized to squares: give --image-size SIZE")
-        if name == "gtsrb" and args.image_size:
+    name = str(args.data).lower()
+    if name in NAMED and name not in args.named and not Path(args.data).is_dir():
+        raise UserError(f"--data {args.data}: this method reads a folder of class folders"
+                        + (f" or {', '.join(args.named)}" if args.named else "") + f", not {name}")
+    if name in args.named:       # as the train commands read it (a folder of that name: ./NAME)
+        if args.image_size and (name != "gtsrb" or args.image_size[0] != args.image_size[1]):
+            raise UserError(f"--image-size {'x'.join(map(str, args.image_size))}: {name} has one size "
+                            "(gtsrb: a square SIZE); resize a folder instead")
+        if args.image_size:
             options["size"] = args.image_size[0]
         data = datasets.load(name, "train", datasets.data_dir(args.data_dir), **options)
         if not data.class_names:

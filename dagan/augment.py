@@ -48,8 +48,6 @@ def sources_of(labels, counts):
 @cli.main
 def main(argv=None):
     args = augment.parse(parser(), argv)
-    if args.data and str(args.data).lower() in augment.NAMED:
-        raise UserError(f"dagan.augment reads a folder of class folders, not {args.data}; export it as one")
     data = augment.load_data(args)
     if args.run:
         run_dir = Path(args.run)

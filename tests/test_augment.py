@@ -205,3 +205,17 @@ def test_debias_pipeline_on_a_user_folder(tmp_path):
     exp = pipeline.main(["--profile", "smoke", "--data-dir", str(folder), "--out", str(tmp_path / "debias"),
                          "--generator", str(tiny_generator(tmp_path / "gen.keras"))])
     assert (exp / "metrics.json").exists()
+
+
+def test_flag_mistakes_are_one_line(rgb, tmp_path, capsys):
+    from cgan_infogan import augment as cgan_augment
+    from dagan import augment as dagan_augment
+    check_exit_2(dagan_augment.main, ["--data", "gtsrb", "--output", str(tmp_path / "o"), "--balance"], capsys,
+                 ["folder of class folders, not gtsrb"])
+    check_exit_2(cgan_augment.main, ["--data", "cifar10", "--output", str(tmp_path / "o"), "--balance"], capsys,
+                 ["or mnist, not cifar10"])
+    check_exit_2(dagan_augment.main, [str(rgb), "--output", str(tmp_path / "o"), "--balance"], capsys,
+                 ["go after --"])
+    check_exit_2(dagan_augment.main, ["--data", str(rgb), "--output", str(tmp_path / "o"), "--balance",
+                                      "--per-class", "2"], capsys, ["not allowed with"])
+    assert not (tmp_path / "o").exists()

@@ -40,6 +40,17 @@ def model_dir(run_dir, model):
                     f"train it with python -m cgan_infogan.train --model {model}")
 
 
+def require_mnist(run_dir, command):
+    """generate and evaluate follow the original's MNIST protocol (10 digits, the reference MNIST
+    classifier): a run trained on a user's folder is refused in one line, pointing to augment."""
+    config_path = Path(run_dir) / cli.CONFIG_FILE
+    config = cli.read_config(run_dir) if config_path.is_file() else {}
+    if config.get("dataset") or "num_classes" in config:
+        raise UserError(f"{run_dir} was trained on {config.get('dataset') or 'a folder'}, not MNIST; {command} "
+                        f"follows the MNIST protocol: generate from it with python -m cgan_infogan.augment "
+                        f"--data FOLDER --run {run_dir}")
+
+
 def load_gan(run_dir, model):
     """The trained GAN of RUN_DIR/<model> restored from its latest checkpoint, and the epoch (built
     as it was trained: the InfoGAN variant decides which optimizer holds the Q head's state)."""

@@ -219,3 +219,12 @@ def test_flag_mistakes_are_one_line(rgb, tmp_path, capsys):
     check_exit_2(dagan_augment.main, ["--data", str(rgb), "--output", str(tmp_path / "o"), "--balance",
                                       "--per-class", "2"], capsys, ["not allowed with"])
     assert not (tmp_path / "o").exists()
+
+
+def test_mnist_protocol_commands_refuse_a_folder_run(tmp_path, capsys):
+    from cgan_infogan import evaluate, generate
+    run = tmp_path / "animals_smoke"
+    run.mkdir()
+    (run / "config.json").write_text('{"config": {"dataset": "animals", "num_classes": 3}}')
+    check_exit_2(generate.main, [str(run), "--model", "cgan", "--num", "10", "--output", str(tmp_path / "s.npz")], capsys, ["cgan_infogan.augment"])
+    check_exit_2(evaluate.main, [str(run), "--profile", "smoke"], capsys, ["not MNIST"])

@@ -27,7 +27,8 @@ def parser():
                    help="resize a folder's images to SIZE or HEIGHTxWIDTH (at least 12; MNIST is 28x28)")
     p.add_argument("--name", type=cli.run_name, default=None, help="run directory name under --out (default <dataset>_<profile>)")
     p.add_argument("--train-images", type=cli.positive_int, default=None,
-                   help="train on a seeded subset of this many MNIST training images (profile: 256 in smoke, all 60000 otherwise)")
+                   help="train on a seeded subset of this many training images (profile: 256 in smoke, "
+                        "all 60000 otherwise; a smaller folder is used whole)")
     p.add_argument("--lr", type=cli.bounded(float, 0, None, low_open=True), default=None,
                    help="Adam learning rate of both networks of both GANs (default: CGAN 2e-4; InfoGAN "
                         "the variant's: kalpak92 2e-4, official D 2e-4 and G 1e-3)")

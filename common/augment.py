@@ -152,41 +152,46 @@ def write(output, data, fake, fake_labels, method, run, seed, sources=None, fmt=
     fake_labels = np.asarray(fake_labels, np.int64)
     columns = COLUMNS + (["source"] if sources is not None else [])
     tmp = output.with_name(output.name + ".partial")
-    _remove(tmp)
-    if fmt == "folder":
-        tmp.mkdir(parents=True)
-        for name in names:
-            (tmp / name).mkdir()
-        real_paths = [f"{names[y]}/real_{i:05d}.png" for i, y in enumerate(data.labels)]
-        fake_paths = [f"{names[y]}/{method}_{i:05d}.png" for i, y in enumerate(fake_labels)]
-        from PIL import Image
-        for rel, img in zip(real_paths + fake_paths, _chain(data.images, fake)):
-            Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img).save(tmp / rel)
-        manifest = tmp / MANIFEST
-    else:
-        tmp.parent.mkdir(parents=True, exist_ok=True)
-        with open(tmp, "wb") as f:
-            np.savez(f, images=np.concatenate([data.images, fake]),
-                     labels=np.concatenate([data.labels, fake_labels]),
-                     synthetic=np.repeat([False, True], [len(data.images), len(fake)]),
-                     class_names=np.array(names))
-        real_paths = [f"images[{i}]" for i in range(len(data.images))]
-        fake_paths = [f"images[{len(data.images) + i}]" for i in range(len(fake))]
-        manifest = output.with_name(output.stem + "_" + MANIFEST)
-    rows = [[p, names[y], 0, "", "", ""] + ([""] if sources is not None else [])
-            for p, y in zip(real_paths, data.labels)]
-    rows += [[p, names[y], 1, method, str(run), seed] + ([real_paths[sources[i]]] if sources is not None else [])
-             for i, (p, y) in enumerate(zip(fake_paths, fake_labels))]
     # inside the .partial folder (renamed with it); beside an .npz, its own .partial then renamed
+    manifest = tmp / MANIFEST if fmt == "folder" else output.with_name(output.stem + "_" + MANIFEST)
     manifest_tmp = manifest if fmt == "folder" else manifest.with_name(manifest.name + ".partial")
-    with open(manifest_tmp, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(columns)
-        writer.writerows(rows)
-    _remove(output)
-    os.replace(tmp, output)
-    if fmt != "folder":
-        os.replace(manifest_tmp, manifest)
+    _remove(tmp)
+    try:
+        if fmt == "folder":
+            tmp.mkdir(parents=True)
+            for name in names:
+                (tmp / name).mkdir()
+            real_paths = [f"{names[y]}/real_{i:05d}.png" for i, y in enumerate(data.labels)]
+            fake_paths = [f"{names[y]}/{method}_{i:05d}.png" for i, y in enumerate(fake_labels)]
+            from PIL import Image
+            for rel, img in zip(real_paths + fake_paths, _chain(data.images, fake)):
+                Image.fromarray(img[..., 0] if img.shape[-1] == 1 else img).save(tmp / rel)
+        else:
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            with open(tmp, "wb") as f:
+                np.savez(f, images=np.concatenate([data.images, fake]),
+                         labels=np.concatenate([data.labels, fake_labels]),
+                         synthetic=np.repeat([False, True], [len(data.images), len(fake)]),
+                         class_names=np.array(names))
+            real_paths = [f"images[{i}]" for i in range(len(data.images))]
+            fake_paths = [f"images[{len(data.images) + i}]" for i in range(len(fake))]
+        rows = [[p, names[y], 0, "", "", ""] + ([""] if sources is not None else [])
+                for p, y in zip(real_paths, data.labels)]
+        rows += [[p, names[y], 1, method, str(run), seed] + ([real_paths[sources[i]]] if sources is not None else [])
+                 for i, (p, y) in enumerate(zip(fake_paths, fake_labels))]
+        with open(manifest_tmp, "w", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(columns)
+            writer.writerows(rows)
+        _remove(output)
+        os.replace(tmp, output)
+        if fmt != "folder":
+            os.replace(manifest_tmp, manifest)
+    except BaseException:        # a failed or interrupted write leaves no .partial behind
+        _remove(tmp)
+        if fmt != "folder":
+            _remove(manifest_tmp)
+        raise
     report(output, names, data.labels, fake_labels)
     return output
 

@@ -228,3 +228,17 @@ def test_mnist_protocol_commands_refuse_a_folder_run(tmp_path, capsys):
     (run / "config.json").write_text('{"config": {"dataset": "animals", "num_classes": 3}}')
     check_exit_2(generate.main, [str(run), "--model", "cgan", "--num", "10", "--output", str(tmp_path / "s.npz")], capsys, ["cgan_infogan.augment"])
     check_exit_2(evaluate.main, [str(run), "--profile", "smoke"], capsys, ["not MNIST"])
+
+
+def test_write_npz_and_no_partial_left_on_failure(tmp_path):
+    from common.datasets import Data
+    data = Data(np.zeros((3, 8, 8, 1), np.uint8), np.array([0, 0, 1]), ["x", "y"])
+    fake = np.full((2, 8, 8, 1), 255, np.uint8)
+    out = common_augment.write(tmp_path / "aug.npz", data, fake, [1, 1], "m", "run", 3)
+    with np.load(out) as z:
+        assert z["images"].shape == (5, 8, 8, 1) and z["synthetic"].tolist() == [False] * 3 + [True] * 2
+    manifest = pd.read_csv(tmp_path / "aug_manifest.csv")
+    assert manifest.path.tolist()[-1] == "images[4]" and manifest.synthetic.sum() == 2
+    with pytest.raises(IndexError):     # a bad source index, found after the images are written
+        common_augment.write(tmp_path / "broken", data, fake, [1, 1], "m", "run", 3, sources=[0, 7])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["aug.npz", "aug_manifest.csv"]

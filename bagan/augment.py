@@ -49,8 +49,9 @@ def check_shape(shape):
     from bagan import models
     try:
         models.check_image_shape(shape)
-    except UserError as e:
-        raise UserError(f"{e} with --image-size (e.g. 32)") from None
+    except UserError:
+        raise UserError(f"BAGAN makes square images of side r*2^n (28, 32, 48, 64, ...), these are "
+                        f"{shape[0]}x{shape[1]}: resize them with --image-size 32 (or 28, 48, 64)") from None
 
 
 def run_images(run_dir, config, tag, data_dir):

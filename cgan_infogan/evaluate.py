@@ -278,6 +278,8 @@ def main(argv=None):
     run_dir = Path(args.run_dir)
     if not run_dir.is_dir():
         raise UserError(f"run directory {run_dir} does not exist; train first with python -m cgan_infogan.train")
+    from cgan_infogan.synthetic import require_mnist
+    require_mnist(run_dir, "cgan_infogan.evaluate")
     from common import datasets
     root = datasets.data_dir(config.get("data_dir"))
     train = datasets.load("mnist", "train", root)

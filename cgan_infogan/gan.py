@@ -54,20 +54,21 @@ def info_terms(code_logits, code_index, mu, log_var, c, fixed_std=False):
 class CGAN(GAN):
     loss_names = ("d_loss", "g_loss")
 
-    def __init__(self, seed=0, z_dim=models.CGAN_Z, **kwargs):
+    def __init__(self, seed=0, z_dim=models.CGAN_Z, num_classes=models.NUM_CLASSES,
+                 image_shape=models.IMAGE_SHAPE, **kwargs):
         super().__init__(seed=seed, **kwargs)
-        self.z_dim = z_dim
-        self.generator = models.cgan_generator(z_dim)
-        self.discriminator = models.cgan_discriminator()
+        self.z_dim, self.num_classes, self.image_shape = z_dim, int(num_classes), tuple(image_shape)
+        self.generator = models.cgan_generator(z_dim, self.num_classes, self.image_shape)
+        self.discriminator = models.cgan_discriminator(self.num_classes, self.image_shape)
 
     def generate(self, labels, training=False):
         """Images in [-1, 1] for integer labels (fresh noise from the model's SeedGenerator)."""
-        one_hot = tf.one_hot(labels, models.NUM_CLASSES)
+        one_hot = tf.one_hot(labels, self.num_classes)
         return self.generator([self.noise((tf.shape(one_hot)[0], self.z_dim)), one_hot], training=training)
 
     def train_step(self, data):
         real, labels = data
-        one_hot = tf.one_hot(labels, models.NUM_CLASSES)
+        one_hot = tf.one_hot(labels, self.num_classes)
         z = self.noise((tf.shape(real)[0], self.z_dim))
         with tf.GradientTape() as g_tape:
             fake = self.generator([z, one_hot], training=True)
@@ -89,14 +90,15 @@ class InfoGAN(GAN):
     loss_names = ("d_loss", "g_loss", "info_cat", "info_cont")
 
     def __init__(self, seed=0, cat_weight=1.0, cont_weight=INFO_WEIGHT, info_in_d=False, q_with="g",
-                 fixed_std=False, **kwargs):
+                 fixed_std=False, num_categories=models.INFO_CAT, image_shape=models.IMAGE_SHAPE, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.cat_weight, self.cont_weight = float(cat_weight), float(cont_weight)
         if q_with not in ("d", "g"):
             raise ValueError(f"q_with must be 'd' or 'g', not {q_with!r}")
         self.info_in_d, self.q_with, self.fixed_std = bool(info_in_d), q_with, bool(fixed_std)
-        self.generator = models.infogan_generator()
-        self.discriminator = models.infogan_discriminator()
+        self.num_categories, self.image_shape = int(num_categories), tuple(image_shape)
+        self.generator = models.infogan_generator(self.num_categories, self.image_shape)
+        self.discriminator = models.infogan_discriminator(self.image_shape, self.num_categories)
 
     @property
     def q_head(self):
@@ -138,19 +140,19 @@ class InfoGAN(GAN):
     def sample_codes(self, n):
         """z ~ N(0, I), a uniform category index, continuous codes ~ U(-1, 1)."""
         z = self.noise((n, models.INFO_Z))
-        index = keras.random.randint((n,), 0, models.INFO_CAT, seed=self.seed_generator)
+        index = keras.random.randint((n,), 0, self.num_categories, seed=self.seed_generator)
         cont = self.noise((n, models.INFO_CONT), "uniform")
         return z, tf.cast(index, tf.int32), cont
 
     def generate(self, index, cont, training=False):
         """Images in [-1, 1] for category indices and continuous codes (fresh z)."""
-        one_hot = tf.one_hot(index, models.INFO_CAT)
+        one_hot = tf.one_hot(index, self.num_categories)
         z = self.noise((tf.shape(one_hot)[0], models.INFO_Z))
         return self.generator([z, one_hot, tf.cast(cont, tf.float32)], training=training)
 
     def losses_for(self, real, z, index, cont):
         """Both losses on one batch (for tests); the training step below updates in between."""
-        one_hot = tf.one_hot(index, models.INFO_CAT)
+        one_hot = tf.one_hot(index, self.num_categories)
         fake = self.generator([z, one_hot, cont], training=True)
         d_real = self.discriminator(real, training=True)[0]
         d_fake, logits, mu, log_var = self.discriminator(fake, training=True)
@@ -162,7 +164,7 @@ class InfoGAN(GAN):
         if isinstance(real, tuple):
             real = real[0]               # labels, if the stream carries them, are not used
         z, index, cont = self.sample_codes(tf.shape(real)[0])
-        one_hot = tf.one_hot(index, models.INFO_CAT)
+        one_hot = tf.one_hot(index, self.num_categories)
         with tf.GradientTape() as g_tape:
             fake = self.generator([z, one_hot, cont], training=True)
             with g_tape.stop_recording(), tf.GradientTape() as d_tape:
@@ -178,19 +180,21 @@ class InfoGAN(GAN):
         return self.update(d_loss=d_loss, g_loss=g_loss, info_cat=self.mean(ce), info_cont=self.mean(nll))
 
 
-def build(model, seed=0, lr=2e-4, jit_compile=False, variant=None):
+def build(model, seed=0, lr=2e-4, jit_compile=False, variant=None, num_classes=models.NUM_CLASSES,
+          image_shape=models.IMAGE_SHAPE):
     """A function that returns the compiled GAN `model` ("cgan" or "infogan") with the original's
     optimizers (for common.training.train). InfoGAN: `variant` is a row of variants.INFOGAN_VARIANTS
-    (d_lr, g_lr, cat_weight, cont_weight, info_in_d, q_with, fixed_std); None = kalpak92 with both rates `lr`."""
+    (d_lr, g_lr, cat_weight, cont_weight, info_in_d, q_with, fixed_std); None = kalpak92 with both rates `lr`.
+    num_classes, image_shape: MNIST's by default; a folder's (the InfoGAN gets one category per class)."""
     def make():
         if model == "cgan":
-            gan = CGAN(seed=seed)
+            gan = CGAN(seed=seed, num_classes=num_classes, image_shape=image_shape)
             opts = dict(d_optimizer=keras.optimizers.Adam(lr), g_optimizer=keras.optimizers.Adam(lr))
         else:
             v = variant or dict(d_lr=lr, g_lr=lr)
             gan = InfoGAN(seed=seed, cat_weight=v.get("cat_weight", 1.0), cont_weight=v.get("cont_weight", INFO_WEIGHT),
                           info_in_d=v.get("info_in_d", False), q_with=v.get("q_with", "g"),
-                          fixed_std=v.get("fixed_std", False))
+                          fixed_std=v.get("fixed_std", False), num_categories=num_classes, image_shape=image_shape)
             opts = dict(d_optimizer=keras.optimizers.Adam(v["d_lr"], beta_1=0.5),
                         g_optimizer=keras.optimizers.Adam(v["g_lr"], beta_1=0.5))
         gan.compile(**opts, jit_compile=jit_compile)

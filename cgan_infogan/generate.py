@@ -50,6 +50,7 @@ def main(argv=None):
     out = cli.new_output(args.output, args.overwrite, "--output")
     if out.suffix != ".npz":
         raise UserError(f"--out {out} must end in .npz")
+    synthetic.require_mnist(args.run_dir, "cgan_infogan.generate")
     loaded = synthetic.load_gan(args.run_dir, args.model)
     from common import datasets, training
     training.seed_everything(args.seed)

@@ -39,9 +39,13 @@ def _as_map(vector, name):
 
 
 # ---------------------------------------------------------------- CGAN
-def cgan_generator(z_dim=CGAN_Z, num_classes=NUM_CLASSES, name="generator"):
+def cgan_generator(z_dim=CGAN_Z, num_classes=NUM_CLASSES, image_shape=IMAGE_SHAPE, name="generator"):
+    """The original's network for 28x28x1; any other (H, W, C) (a user's folder) gets `_upsampler`."""
     z = keras.Input((z_dim,), name="z")
     label = keras.Input((num_classes,), name="one_hot")
+    if tuple(image_shape) != IMAGE_SHAPE:
+        x = layers.Concatenate(name="z_label")([z, label])
+        return keras.Model([z, label], _upsampler(x, image_shape, 0.0, "tanh"), name=name)
     x = _as_map(layers.Concatenate(name="z_label")([z, label]), "to_map")
     blocks = ((256, 3, 2), (128, 4, 1), (64, 3, 2))          # 1 -> 3 -> 6 -> 13
     for i, (filters, kernel, stride) in enumerate(blocks, 1):
@@ -52,7 +56,32 @@ def cgan_generator(z_dim=CGAN_Z, num_classes=NUM_CLASSES, name="generator"):
     return keras.Model([z, label], x, name=name)                # 13 -> 28
 
 
+def _upsampler(x, image_shape, gamma_mean, activation):
+    """The InfoGAN generator's stack for any (H, W, C): dense 1024, dense to a (ceil(H/4), ceil(W/4),
+    128) map, two stride-2 transposed convs (64, C), cropped to H x W. At 28x28x1 it is the InfoGAN's
+    own network, so a folder's images get the architecture the original used at MNIST's size."""
+    h, w, c = (int(v) for v in image_shape)
+    h0, w0 = -(-h // 4), -(-w // 4)
+    # The original's k1 and k7 transposed convs on a 1x1 map are dense layers; written as such
+    # they compute the same function with the same weights, many times faster on CPU.
+    x = layers.Dense(1024, use_bias=False, kernel_initializer=_conv_init, name="deconv_1")(x)
+    x = layers.ReLU(name="relu_1")(_bn("bn_1", gamma_mean)(x))
+    x = layers.Dense(h0 * w0 * 128, use_bias=False, kernel_initializer=_conv_init, name="deconv_2")(x)
+    x = layers.Reshape((h0, w0, 128), name="to_map")(x)
+    x = layers.ReLU(name="relu_2")(_bn("bn_2", gamma_mean)(x))
+    x = layers.Conv2DTranspose(64, 4, 2, padding="same", use_bias=False, kernel_initializer=_conv_init,
+                               name="deconv_3")(x)
+    x = layers.ReLU(name="relu_3")(_bn("bn_3", gamma_mean)(x))
+    x = layers.Conv2DTranspose(c, 4, 2, padding="same", use_bias=False, activation=activation,
+                               kernel_initializer=_conv_init, name="deconv_out")(x)
+    if (4 * h0, 4 * w0) != (h, w):
+        x = layers.Cropping2D(((0, 4 * h0 - h), (0, 4 * w0 - w)), name="crop")(x)
+    return x
+
+
 def cgan_discriminator(num_classes=NUM_CLASSES, image_shape=IMAGE_SHAPE, name="discriminator"):
+    """The original's network; on images other than 28x28 its last conv (which sees the whole 5x5
+    map at 28) becomes a dense layer over the whole map, for the same reason."""
     image = keras.Input(image_shape, name="image")
     label = keras.Input((num_classes,), name="one_hot")
     planes = layers.UpSampling2D(image_shape[:2], name="label_planes")(_as_map(label, "label_map"))
@@ -61,33 +90,27 @@ def cgan_discriminator(num_classes=NUM_CLASSES, image_shape=IMAGE_SHAPE, name="d
         x = layers.Conv2D(filters, 4, 2, kernel_initializer=_conv_init, name=f"conv_{i}")(x)
         x = _bn(f"bn_{i}", 0.0)(x)
         x = layers.LeakyReLU(0.2, name=f"lrelu_{i}")(x)
+    if tuple(image_shape[:2]) != IMAGE_SHAPE[:2]:
+        x = layers.Flatten(name="flatten")(x)
+        return keras.Model([image, label], layers.Dense(1, kernel_initializer=_conv_init, name="logit")(x), name=name)
     x = layers.Conv2D(1, 4, 2, kernel_initializer=_conv_init, name="conv_out")(x)   # 5 -> 1
     return keras.Model([image, label], layers.Flatten(name="logit")(x), name=name)
 
 
 # ---------------------------------------------------------------- InfoGAN
-def infogan_generator(name="generator"):
+def infogan_generator(num_categories=INFO_CAT, image_shape=IMAGE_SHAPE, name="generator"):
+    """num_categories: the categorical code's size (one per class of a user's folder); at 28x28x1
+    the original's network (`_upsampler` builds the same layers for any image shape)."""
     z = keras.Input((INFO_Z,), name="z")
-    code = keras.Input((INFO_CAT,), name="one_hot_code")
+    code = keras.Input((num_categories,), name="one_hot_code")
     cont = keras.Input((INFO_CONT,), name="continuous_codes")
     x = layers.Concatenate(name="latent")([z, code, cont])
-    # The original's k1 and k7 transposed convs on a 1x1 map are dense layers; written as such
-    # they compute the same function with the same weights, many times faster on CPU.
-    x = layers.Dense(1024, use_bias=False, kernel_initializer=_conv_init, name="deconv_1")(x)
-    x = layers.ReLU(name="relu_1")(_bn("bn_1", 1.0)(x))
-    x = layers.Dense(7 * 7 * 128, use_bias=False, kernel_initializer=_conv_init, name="deconv_2")(x)
-    x = layers.Reshape((7, 7, 128), name="to_map")(x)
-    x = layers.ReLU(name="relu_2")(_bn("bn_2", 1.0)(x))        # 7x7
-    x = layers.Conv2DTranspose(64, 4, 2, padding="same", use_bias=False, kernel_initializer=_conv_init,
-                               name="deconv_3")(x)              # 14x14 (PyTorch k4 s2 p1)
-    x = layers.ReLU(name="relu_3")(_bn("bn_3", 1.0)(x))
-    x = layers.Conv2DTranspose(1, 4, 2, padding="same", use_bias=False, activation="sigmoid",
-                               kernel_initializer=_conv_init, name="deconv_out")(x)
+    x = _upsampler(x, image_shape, 1.0, "sigmoid")
     x = layers.Rescaling(2.0, offset=-1.0, name="to_tanh_range")(x)   # [0, 1] -> [-1, 1]
     return keras.Model([z, code, cont], x, name=name)
 
 
-def infogan_discriminator(image_shape=IMAGE_SHAPE, name="discriminator"):
+def infogan_discriminator(image_shape=IMAGE_SHAPE, num_categories=INFO_CAT, name="discriminator"):
     """image -> (real/fake logit, category logits, means, log-variances), with nested models
     `trunk`, `d_head` and `q_head` so the two optimizers can own their parts."""
     image = keras.Input(image_shape, name="image")
@@ -107,7 +130,7 @@ def infogan_discriminator(image_shape=IMAGE_SHAPE, name="discriminator"):
                          name="d_head")          # the original's k1 conv + sigmoid; the sigmoid is in the loss
     h = layers.Dense(128, use_bias=False, kernel_initializer=_conv_init, name="q_dense")(features)
     h = layers.LeakyReLU(0.1, name="q_lrelu")(_bn("q_bn", 1.0)(h))
-    q_head = keras.Model(features, [layers.Dense(INFO_CAT, kernel_initializer=_conv_init, name="code_logits")(h),
+    q_head = keras.Model(features, [layers.Dense(num_categories, kernel_initializer=_conv_init, name="code_logits")(h),
                                     layers.Dense(INFO_CONT, kernel_initializer=_conv_init, name="mu")(h),
                                     layers.Dense(INFO_CONT, kernel_initializer=_conv_init, name="log_var")(h)],
                          name="q_head")

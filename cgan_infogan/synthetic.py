@@ -40,6 +40,17 @@ def model_dir(run_dir, model):
                     f"train it with python -m cgan_infogan.train --model {model}")
 
 
+def require_mnist(run_dir, command):
+    """generate and evaluate follow the original's MNIST protocol (10 digits, the reference MNIST
+    classifier): a run trained on a user's folder is refused in one line, pointing to augment."""
+    config_path = Path(run_dir) / cli.CONFIG_FILE
+    config = cli.read_config(run_dir) if config_path.is_file() else {}
+    if config.get("dataset") or "num_classes" in config:
+        raise UserError(f"{run_dir} was trained on {config.get('dataset') or 'a folder'}, not MNIST; {command} "
+                        f"follows the MNIST protocol: generate from it with python -m cgan_infogan.augment "
+                        f"--data FOLDER --run {run_dir}")
+
+
 def load_gan(run_dir, model):
     """The trained GAN of RUN_DIR/<model> restored from its latest checkpoint, and the epoch (built
     as it was trained: the InfoGAN variant decides which optimizer holds the Q head's state)."""
@@ -48,7 +59,8 @@ def load_gan(run_dir, model):
     folder = model_dir(run_dir, model)
     config = cli.read_config(folder)
     variant = variant_of(config) if model == "infogan" else None
-    instance = gan.build(model, seed=config["seed"], variant=variant)()
+    shape = {k: config[k] for k in ("num_classes", "image_shape") if k in config}   # a folder's run
+    instance = gan.build(model, seed=config["seed"], variant=variant, **shape)()
     epoch = training.load_checkpoint(instance, folder)
     return instance, epoch, folder
 
@@ -161,3 +173,14 @@ def preview(images, labels, path, per_class=10):
     rows = [images[labels == d][:per_class] for d in range(10)]
     if min(len(r) for r in rows) == per_class:
         plots.image_grid(np.stack(rows), path, row_labels=[str(d) for d in range(10)])
+
+
+def code_to_class(model, images, labels, num_classes):
+    """The InfoGAN learns its categories without labels: which category is which class of a labelled
+    set. Its Q head names a category for every real image; the one-to-one category -> class map
+    that agrees with the labels most often (Hungarian, as `assign_codes`) and that agreement share."""
+    from common.pipeline import scale
+    logits = np.concatenate([np.asarray(model.discriminator(scale(images[i:i + BATCH]), training=False)[1])
+                             for i in range(0, len(images), BATCH)])
+    mapping, counts = assign_codes(logits.argmax(-1), labels, num_classes)
+    return mapping, float(counts[np.arange(num_classes), mapping].sum() / max(1, len(labels)))

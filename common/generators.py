@@ -336,16 +336,16 @@ def _cgan_infogan(run_dir, config, model):
     noise = keras.Input(gan.generator.inputs[0].shape[1:], name="noise")
     if model == "cgan":
         label = keras.Input((), dtype="int32", name="label")
-        one_hot = layers.CategoryEncoding(models.NUM_CLASSES, "one_hot", name="one_hot")(label)
+        one_hot = layers.CategoryEncoding(gan.num_classes, "one_hot", name="one_hot")(label)
         network = keras.Model([noise, label], gan.generator([noise, one_hot]), name="cgan_generator")
-        return CGANGenerator(run_dir, network, folder, epoch=epoch, num_classes=models.NUM_CLASSES)
+        return CGANGenerator(run_dir, network, folder, epoch=epoch, num_classes=gan.num_classes)
     code = keras.Input((), dtype="int32", name="code")
     continuous = keras.Input((models.INFO_CONT,), name="continuous")
-    one_hot = layers.CategoryEncoding(models.INFO_CAT, "one_hot", name="one_hot_code")(code)
+    one_hot = layers.CategoryEncoding(gan.num_categories, "one_hot", name="one_hot_code")(code)
     network = keras.Model([noise, code, continuous], gan.generator([noise, one_hot, continuous]),
                           name="infogan_generator")
     mapping, note = _measured_mapping(folder, epoch)
-    return InfoGANGenerator(run_dir, network, folder, epoch=epoch, num_classes=models.INFO_CAT,
+    return InfoGANGenerator(run_dir, network, folder, epoch=epoch, num_classes=gan.num_categories,
                    code_to_digit=mapping, mapping_note=note)
 
 

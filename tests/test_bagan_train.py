@@ -169,12 +169,13 @@ def test_mirror_fill_flips_horizontally():
     np.testing.assert_array_equal(out[0], img[0][:, ::-1])
 
 
-def test_augment_writes_a_balanced_copy_with_a_manifest(smoke_run, tmp_path):
+def test_augment_writes_a_balanced_copy_with_a_manifest(smoke_run, folder, tmp_path):
     from bagan import augment
     out = augment.main(["--run", str(smoke_run), "--output", str(tmp_path / "balanced")])
     manifest = pd.read_csv(out / "manifest.csv")
-    assert manifest.groupby("class_name").size().to_dict() == {"a": 16, "b": 16, "c": 16}
-    assert manifest.synthetic.sum() == 8 and set(manifest[manifest.synthetic == 1].class_name) == {"a"}
+    assert manifest.groupby("class").size().to_dict() == {"a": 16, "b": 16, "c": 16}
+    assert manifest.synthetic.sum() == 8 and set(manifest[manifest.synthetic == 1]["class"]) == {"a"}
+    assert set(manifest[manifest.synthetic == 1].method) == {"bagan"}
     assert all((out / p).exists() for p in manifest.path)
     npz = augment.main(["--run", str(smoke_run), "--output", str(tmp_path / "balanced.npz")])
     with np.load(npz) as z:
@@ -182,6 +183,10 @@ def test_augment_writes_a_balanced_copy_with_a_manifest(smoke_run, tmp_path):
     with pytest.raises(SystemExit) as e:      # never overwrites without --overwrite
         augment.main(["--run", str(smoke_run), "--output", str(tmp_path / "balanced")])
     assert e.value.code == 2
+    # the earlier form: bagan/train.py's flags after -- (the finished run is resumed, not retrained)
+    legacy = augment.main(["--output", str(tmp_path / "legacy"), "--", "-D", str(folder), "-u", "0.5", "-c", "0",
+                           "-e", "1", "--ae-epochs", "1", "--out", str(smoke_run.parent), *FAST])
+    assert pd.read_csv(legacy / "manifest.csv").synthetic.sum() == 8
 
 
 def test_bagan_gp_variant_trains_and_evaluates(folder, tmp_path):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from cgan_infogan import evaluate, gan, generate, models, synthetic, train, variants
+from cgan_infogan import evaluate, gan, generate, models, run, synthetic, train, variants
 from tests.conftest import ROOT
 
 
@@ -299,8 +299,8 @@ def test_mapping_log_rows(tmp_path):
     model = gan.build("infogan")()
     before = model.seed_generator.state.numpy().copy()
     for epoch in (1, 2, 3):
-        train.log_mapping(tmp_path, model, epoch, lambda imgs: np.zeros(len(imgs), int), per_code=2)
-    train.log_mapping(tmp_path, model, 2, lambda imgs: np.zeros(len(imgs), int), per_code=2)
+        run.log_mapping(tmp_path, model, epoch, lambda imgs: np.zeros(len(imgs), int), per_code=2)
+    run.log_mapping(tmp_path, model, 2, lambda imgs: np.zeros(len(imgs), int), per_code=2)
     lines = (tmp_path / synthetic.MAPPING_CSV).read_text().splitlines()
     assert lines[0] == "epoch,mapping_accuracy,code_to_digit" and [l.split(",")[0] for l in lines[1:]] == ["1", "2"]
     assert float(lines[1].split(",")[1]) == pytest.approx(0.1)     # every code called 0: one code in ten right

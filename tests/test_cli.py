@@ -102,6 +102,6 @@ def test_every_train_py_speaks_the_shared_vocabulary(module):
     options = {s for a in parser()._actions for s in a.option_strings}
     shared = {"--data-dir", "--out", "--seed", "--profile", "--epochs", "--batch-size", "--lr", "--overwrite",
               "--strategy", "--precision", "--tensorboard", "--save-every"}
-    if module.split(".")[0] in ("bagan", "dagan", "began"):     # the packages that take any image folder
+    if module.split(".")[0] in ("bagan", "dagan", "began", "cgan_infogan"):     # the packages that take any image folder
         shared |= {"--dataset", "--image-size"}
     assert shared <= options, sorted(shared - options)

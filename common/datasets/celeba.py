@@ -3,6 +3,11 @@
 
 Images are centre-cropped to `crop` x `crop` (108, BEGAN/DCGAN style) and resized to `size` (64, or
 128 for the de-biasing paper). Attributes come out as {0, 1}.
+
+A user's own attribute-labelled images in this format: a folder holding `list_attr_celeba.txt`
+(CelebA's attribute names) and the images it names, relative to the folder (no `img_align_celeba/`).
+They are resized whole (the 108 px crop fits CelebA's aligned 178x218 faces only), and without
+`list_eval_partition.txt` split 80/10/10 into train/val/test by a fixed seeded permutation.
 """
 from pathlib import Path
 
@@ -18,11 +23,27 @@ EXPECTED = ("celeba/img_align_celeba/*.jpg, celeba/list_attr_celeba.txt and "
 ALIGNED = (178, 218)  # width, height of the aligned images
 
 
+USER_SPLIT = (0.8, 0.1)     # train, val shares of a user's folder without a partition file
+
+
 def locate(root, split):
     for base in (Path(root) / "celeba", Path(root)):
         if (base / "list_attr_celeba.txt").exists() and (base / "img_align_celeba").is_dir():
             return base / "list_attr_celeba.txt"
+    if (Path(root) / "list_attr_celeba.txt").is_file():      # a user's own folder (module docstring)
+        return Path(root) / "list_attr_celeba.txt"
     return None
+
+
+def seeded_partition(n):
+    """0/1/2 (train/val/test) per file of a user's folder: 80/10/10 by a fixed permutation, so every
+    command of an experiment sees the same split."""
+    order = np.random.default_rng(0).permutation(n)
+    parts = np.full(n, 2, np.int64)
+    n_train, n_val = int(round(USER_SPLIT[0] * n)), int(round(USER_SPLIT[1] * n))
+    parts[order[:n_train]] = 0
+    parts[order[n_train:n_train + n_val]] = 1
+    return parts
 
 
 def _pairs(path):
@@ -47,14 +68,19 @@ def read_attributes(path):
 
 def read(source, split, size=64, crop=108):
     root = source.parent
+    aligned = (root / "img_align_celeba").is_dir()      # CelebA itself, else a user's folder
     try:
         files, attributes, names = read_attributes(source)
         partition_file = root / "list_eval_partition.txt"
         if split != "all":
-            if not partition_file.exists():
+            if partition_file.exists():
+                partition = _pairs(partition_file)
+                parts = np.array([int(partition.get(f, -1)) for f in files])
+            elif aligned:
                 raise UserError(f"{partition_file} is missing; it is needed for split {split!r}")
-            partition = _pairs(partition_file)
-            keep = np.array([int(partition.get(f, -1)) == PARTITION[split] for f in files])
+            else:
+                parts = seeded_partition(len(files))
+            keep = parts == PARTITION[split]
             files, attributes = [f for f, k in zip(files, keep) if k], attributes[keep]
         identity_file = root / "identity_CelebA.txt"
         if identity_file.exists():
@@ -66,8 +92,12 @@ def read(source, split, size=64, crop=108):
     except (OSError, ValueError, IndexError, KeyError) as e:
         raise UserError(f"cannot read CelebA annotations in {root}: {e}; expected {EXPECTED}") from None
     left, top = (ALIGNED[0] - crop) // 2, (ALIGNED[1] - crop) // 2
-    box = (left, top, left + crop, top + crop)
-    images = decode_all([(root / "img_align_celeba" / f, box) for f in files], size=size, channels=3)
+    box = (left, top, left + crop, top + crop) if aligned else None
+    folder = root / "img_align_celeba" if aligned else root
+    missing_files = [f for f in files if not (folder / f).is_file()]
+    if missing_files:
+        raise UserError(f"{source} names {len(missing_files)} image(s) not found under {folder}, e.g. {missing_files[0]}")
+    images = decode_all([(folder / f, box) for f in files], size=size, channels=3)
     return Data(images, labels.astype(np.int64), [str(c) for c in classes], attributes, names)
 
 

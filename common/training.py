@@ -20,7 +20,7 @@ import pandas as pd
 import tensorflow as tf
 
 from common import plots
-from common.cli import STATE_FILE, defining, read_json, write_json_atomic
+from common.cli import ADDED_KEYS, STATE_FILE, defining, read_json, write_json_atomic
 from common.errors import TrainingError, UserError
 from common.gan import multi_worker
 
@@ -56,8 +56,14 @@ def get_strategy(name="default"):
     return tf.distribute.get_strategy()
 
 
-def config_hash(config):
-    return hashlib.sha1(json.dumps(defining(config), sort_keys=True, default=str).encode()).hexdigest()
+def config_hash(config, keep_added=False):
+    """Digest of the keys that define a run. keep_added: also with added keys at their default (a run
+    written after such a key existed in its package, before it was listed in ADDED_KEYS, has it in
+    its digest: e.g. DAGAN's ms_lambda)."""
+    keys = defining(config)
+    if keep_added:
+        keys.update({k: v for k, v in config.items() if k in ADDED_KEYS and v == ADDED_KEYS[k]})
+    return hashlib.sha1(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _seed_states(model):
@@ -136,7 +142,8 @@ def load_checkpoint(model, run_dir, config=None):
         raise UserError(f"{run_dir} has a {STATE_FILE} but no checkpoint in {run_dir / CHECKPOINTS}; "
                         "pass --overwrite to start over")
     for i, state in enumerate(candidates):
-        if config is not None and state.get("config_hash", config_hash(config)) != config_hash(config):
+        if config is not None and state.get("config_hash", config_hash(config)) not in (
+                config_hash(config), config_hash(config, keep_added=True)):
             raise TrainingError(f"{run_dir}: the checkpoint was made with another configuration; "
                                 "pass --overwrite to start over")
         checkpoint = run_dir / CHECKPOINTS / state["checkpoint"]

@@ -77,6 +77,23 @@ def test_a_changed_configuration_is_refused_on_resume(tmp_path):
     assert not (run / "state.json").exists()
 
 
+def test_added_keys_at_their_default_resume_runs_written_with_or_without_them(tmp_path):
+    """A key listed in cli.ADDED_KEYS (e.g. ms_lambda, 0.0) at its default: runs written before the key
+    existed and runs whose digest includes it both resume; another value is another run."""
+    model = toy.build()()
+    for name, written in (("without", dict(CONFIG)), ("with", dict(CONFIG, ms_lambda=0.0))):
+        run = tmp_path / name
+        training.save_checkpoint(model, run, 1, written)
+        if name == "with":       # the digest such a run got before ms_lambda was listed
+            state = json.loads((run / "state.json").read_text())
+            state["config_hash"] = training.config_hash(written, keep_added=True)
+            (run / "state.json").write_text(json.dumps(state))
+            assert state["config_hash"] != training.config_hash(written)
+        assert training.load_checkpoint(toy.build()(), run, dict(CONFIG, ms_lambda=0.0)) == 1
+    with pytest.raises(TrainingError, match="another configuration"):
+        training.load_checkpoint(toy.build()(), tmp_path / "with", dict(CONFIG, ms_lambda=1.0))
+
+
 REPLICAS = textwrap.dedent("""
     import sys
     import numpy as np

@@ -5,6 +5,7 @@ import atexit
 import csv
 import functools
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -56,13 +57,11 @@ def get_strategy(name="default"):
     return tf.distribute.get_strategy()
 
 
-def config_hash(config, keep_added=False):
-    """Digest of the keys that define a run. keep_added: also with added keys at their default (a run
-    written after such a key existed in its package, before it was listed in ADDED_KEYS, has it in
-    its digest: e.g. DAGAN's ms_lambda)."""
+def config_hash(config, keep_added=()):
+    """Digest of the keys that define a run; keep_added: added keys (cli.ADDED_KEYS) to keep even at
+    their default."""
     keys = defining(config)
-    if keep_added:
-        keys.update({k: v for k, v in config.items() if k in ADDED_KEYS and v == ADDED_KEYS[k]})
+    keys.update({k: config[k] for k in keep_added if k in config})
     return hashlib.sha1(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -130,6 +129,15 @@ def _candidates(run_dir):
     return found
 
 
+def _accepted_hashes(config):
+    """The digests this config may have been saved under: an added key at its default was part of
+    the digest of runs written after the package had it but before it was listed in ADDED_KEYS
+    (e.g. DAGAN's ms_lambda), so every choice of kept added keys is accepted."""
+    added = [k for k in ADDED_KEYS if k in config and config[k] == ADDED_KEYS[k]]
+    return {config_hash(config, kept) for n in range(len(added) + 1)
+            for kept in itertools.combinations(added, n)}
+
+
 def load_checkpoint(model, run_dir, config=None):
     """Restore the latest readable checkpoint of a run dir into a built and compiled model; returns
     the number of epochs already done (0 when there is none). A damaged latest checkpoint (e.g. a
@@ -142,8 +150,7 @@ def load_checkpoint(model, run_dir, config=None):
         raise UserError(f"{run_dir} has a {STATE_FILE} but no checkpoint in {run_dir / CHECKPOINTS}; "
                         "pass --overwrite to start over")
     for i, state in enumerate(candidates):
-        if config is not None and state.get("config_hash", config_hash(config)) not in (
-                config_hash(config), config_hash(config, keep_added=True)):
+        if config is not None and state.get("config_hash", config_hash(config)) not in _accepted_hashes(config):
             raise TrainingError(f"{run_dir}: the checkpoint was made with another configuration; "
                                 "pass --overwrite to start over")
         checkpoint = run_dir / CHECKPOINTS / state["checkpoint"]

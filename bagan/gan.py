@@ -18,7 +18,8 @@ import tensorflow as tf
 
 from bagan import models
 from common.gan import GAN
-from common.losses import MS_EPSILON, clipped_sparse_categorical_crossentropy, mode_seeking
+from common.losses import (MS_EPSILON, bce, clipped_sparse_categorical_crossentropy, gradient_penalty,
+                           mode_seeking)
 
 # How BAGAN's cross-entropy treats D's softmax: "clipped" = the original's Keras 2.1 (-log of the
 # clipped probability: no gradient from a sample D gives < 1e-7), "logits" = Keras 3 on TF (loss
@@ -260,10 +261,6 @@ class BAGAN(_Conditional):
         return self.update(gen_loss=g_loss, disc_loss=d_loss, mode_seeking=ms / replicas)
 
 
-def _bce(logits, target):
-    return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target), logits=logits)
-
-
 class BAGANGP(_Conditional):
     """BAGAN-GP: G(z, y) = decoder(z * Embedding(y)), both from the supervised autoencoder; a
     conditional critic D(x, y) with sigmoid cross-entropy on real (x, y), fake (G(z, y_f), y_f) and
@@ -298,21 +295,15 @@ class BAGANGP(_Conditional):
             alpha = keras.random.normal((b, 1, 1, 1), seed=self.seed_generator)
         else:
             alpha = keras.random.uniform((b, 1, 1, 1), 0.0, 1.0, seed=self.seed_generator)
-        x_hat = real + alpha * (fake - real)
-        with tf.GradientTape() as gp_tape:
-            gp_tape.watch(x_hat)
-            critic = d(x_hat, fake_labels)
-        grads = gp_tape.gradient(critic, x_hat)
-        norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
-        gp = self.mean(tf.square(norm - 1.0))
-        ce = self.mean(_bce(d(real, labels), 1.0) + _bce(d(fake, fake_labels), 0.0)
-                       + _bce(d(real, wrong_labels), 0.0))
+        gp = self.mean(gradient_penalty(self.discriminator, fake_labels, real, fake, alpha, training=training))
+        ce = self.mean(bce(d(real, labels), 1.0) + bce(d(fake, fake_labels), 0.0)
+                       + bce(d(real, wrong_labels), 0.0))
         return ce + self.gp_weight * gp, gp
 
     def _g_loss(self, real, training):
         labels = self.sample_labels(tf.shape(real)[0], self.g_logits)
         fake = self.generate(labels, training=training)
-        return self.mean(_bce(self.discriminator([fake, labels], training=training), 1.0))
+        return self.mean(bce(self.discriminator([fake, labels], training=training), 1.0))
 
     def losses_on(self, real, labels, training):
         return self._d_loss(real, labels, training)[0], self._g_loss(real, training)

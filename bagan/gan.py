@@ -96,11 +96,11 @@ class LatentSampler:
 
 
 def build_autoencoder_model(image_shape, latent_dim=models.LATENT_DIM, learning_rate=5e-5, width=1.0):
-    """G(E(x)) compiled with MSE and Adam(lr, beta_1=0.5), as the original's `autoenc_0`."""
+    """G(E(x)) compiled with MSE and BAGAN's Adam, as the original's `autoenc_0`."""
     encoder = models.build_encoder(image_shape, latent_dim, width=width)
     decoder = models.build_generator(image_shape, latent_dim, width=width, name="decoder")
     model = models.build_autoencoder(encoder, decoder)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5), loss="mse")
+    model.compile(optimizer=BAGAN.make_optimizer(learning_rate), loss="mse")
     model.optimizer.build(model.trainable_variables)   # so that a checkpoint restores its state
     return model
 
@@ -114,7 +114,7 @@ def build_gp_autoencoder_model(image_shape, num_classes, latent_dim=models.GP_LA
     image = keras.Input(tuple(image_shape), name="image")
     label = keras.Input((), dtype="int32", name="label")
     model = keras.Model([image, label], decoder(embedding([encoder(image), label])), name="gp_autoencoder")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.9), loss="mae")
+    model.compile(optimizer=BAGANGP.make_optimizer(learning_rate), loss="mae")
     model.optimizer.build(model.trainable_variables)
     return model
 
@@ -186,6 +186,52 @@ class BAGAN(_Conditional):
                                             trainable=False, name="latent_means")
         self.latent_factors = self.add_weight(shape=(num_classes, latent_dim, latent_dim),
                                               initializer="zeros", trainable=False, name="latent_factors")
+
+    # What a run's phases ask of the variant (bagan/run.py, bagan/sampling.py): the autoencoder's
+    # layers saved as {tag}_{part}.weights.h5 (key: part, value: layer name), and whether G's latents
+    # come from class Gaussians fitted on the encoder's codes (phase 2; the "init" phase is then
+    # the decoder with those Gaussians, before adversarial training).
+    AUTOENCODER_PARTS = {"encoder": "encoder", "decoder": "decoder"}
+    class_gaussians = True
+
+    @staticmethod
+    def make_optimizer(learning_rate):
+        """The original's Adam(lr, beta_1=0.5), for the autoencoder, D and G alike."""
+        return keras.optimizers.Adam(learning_rate, beta_1=0.5)
+
+    @staticmethod
+    def build_autoencoder(config):
+        return build_autoencoder_model(tuple(config["image_shape"]), learning_rate=config["learning_rate"],
+                                       width=config["width"])
+
+    @staticmethod
+    def autoencoder_inputs(images, labels):
+        return images
+
+    @classmethod
+    def configured(cls, config, d_probs=None, g_probs=None, validation=None):
+        return cls(tuple(config["image_shape"]), config["num_classes"], d_probs=d_probs, g_probs=g_probs,
+                   width=config["width"], seed=config["seed"], validation=validation,
+                   loss=config.get("loss", "clipped"), ms_lambda=config.get("ms_lambda", 0.0))
+
+    def init_from_autoencoder(self, autoencoder, sampler):
+        """G starts as the decoder, D's trunk as the encoder; the class Gaussians are fixed."""
+        self.generator.set_weights(autoencoder.get_layer("decoder").get_weights())
+        models.copy_trunk(autoencoder.get_layer("encoder"), self.discriminator)
+        self.set_latent(sampler)
+
+    @staticmethod
+    def build_generator(config):
+        return models.build_generator(tuple(config["image_shape"]), width=config["width"])
+
+    @staticmethod
+    def latents(labels, rng, sampler):
+        """Latents for the generator network alone (outside the model: grids, evaluation)."""
+        return sampler.sample(labels, rng).astype("float32")
+
+    @staticmethod
+    def generator_inputs(z, labels):
+        return z
 
     def set_latent(self, sampler):
         self.latent_means.assign(sampler.means)
@@ -280,6 +326,47 @@ class BAGANGP(_Conditional):
         self.discriminator = models.build_gp_discriminator(image_shape, num_classes)
         self.uniform_logits = _log_probs(np.full(num_classes, 1.0))
 
+    AUTOENCODER_PARTS = {"encoder": "gp_encoder", "decoder": "gp_decoder", "embedding": "gp_embedding"}
+    class_gaussians = False
+
+    @staticmethod
+    def make_optimizer(learning_rate):
+        """BAGAN-GP's Adam(lr, 0.5, 0.9), for the autoencoder, D and G alike."""
+        return keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.9)
+
+    @staticmethod
+    def build_autoencoder(config):
+        return build_gp_autoencoder_model(tuple(config["image_shape"]), config["num_classes"],
+                                          learning_rate=config["learning_rate"])
+
+    @staticmethod
+    def autoencoder_inputs(images, labels):
+        return (images, labels)
+
+    @classmethod
+    def configured(cls, config, d_probs=None, g_probs=None, validation=None):
+        return cls(tuple(config["image_shape"]), config["num_classes"], d_probs=d_probs, g_probs=g_probs,
+                   d_steps=config["d_steps"], gp_weight=config["gp_weight"], seed=config["seed"],
+                   validation=validation)
+
+    def init_from_autoencoder(self, autoencoder, sampler=None):
+        """G = the autoencoder's label embedding and decoder; D starts afresh."""
+        self.embedding.set_weights(autoencoder.get_layer("gp_embedding").get_weights())
+        self.decoder.set_weights(autoencoder.get_layer("gp_decoder").get_weights())
+
+    @staticmethod
+    def build_generator(config):
+        embedding = models.build_gp_embedding(config["num_classes"])
+        return models.build_gp_generator(embedding, models.build_gp_decoder(tuple(config["image_shape"])))
+
+    @staticmethod
+    def latents(labels, rng, sampler=None):
+        return rng.standard_normal((len(labels), models.GP_LATENT_DIM)).astype("float32")
+
+    @staticmethod
+    def generator_inputs(z, labels):
+        return [z, labels]
+
     def generate(self, labels, training=False):
         z = self.noise((tf.shape(labels)[0], self.latent_dim))
         return self.generator([z, labels], training=training)
@@ -323,3 +410,23 @@ class BAGANGP(_Conditional):
 def fake_count(batch_size, num_classes):
     """m = ceil(B / K) generated images join each real batch of B in a BAGAN D step."""
     return math.ceil(batch_size / num_classes)
+
+
+def variant(config):
+    """The model class of a run's --variant."""
+    return BAGANGP if config["variant"] == "gp" else BAGAN
+
+
+def build(config, d_probs=None, g_probs=None, validation=None, autoencoder=None, sampler=None):
+    """A function that returns the compiled adversarial model of a run's configuration (for
+    common.training.train), started from the trained autoencoder (and class Gaussians) when given."""
+    cls = variant(config)
+
+    def make():
+        model = cls.configured(config, d_probs, g_probs, validation)
+        if autoencoder is not None:
+            model.init_from_autoencoder(autoencoder, sampler)
+        model.compile(d_optimizer=cls.make_optimizer(config["learning_rate"]),
+                      g_optimizer=cls.make_optimizer(config["learning_rate"]))
+        return model
+    return make

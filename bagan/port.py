@@ -451,7 +451,6 @@ def write_run(original, run_dir, config, kept=None):
     """Write the run directory bagan/train.py would have written after the same epochs: config.json,
     the latent Gaussians, a checkpoint + loss log for the autoencoder (class_{c}/autoencoder/) and for
     the GAN (class_{c}/gan/), and the per-network exports and logs under the original's names."""
-    import keras
     from bagan import gan
     from common import plots, training
 
@@ -492,8 +491,7 @@ def write_run(original, run_dir, config, kept=None):
     model.generator.set_weights(original.generator.get_weights())
     model.discriminator.set_weights(original.discriminator.get_weights())
     model.set_latent(sampler)
-    model.compile(d_optimizer=keras.optimizers.Adam(lr, beta_1=0.5),
-                  g_optimizer=keras.optimizers.Adam(lr, beta_1=0.5))
+    model.compile(d_optimizer=gan.BAGAN.make_optimizer(lr), g_optimizer=gan.BAGAN.make_optimizer(lr))
     gan_run = run_dir / f"class_{tag}" / "gan"
     training.save_checkpoint(model, gan_run, original.epochs_done, resume)
     model.generator.save_weights(run_dir / f"class_{tag}_generator.weights.h5")

@@ -23,5 +23,5 @@ PROFILES = {
                   real_sampling="natural", ms_lambda=0.0, batch_size=16, learning_rate=5e-5, unbalance=0.05,
                   target_class=0, width=0.125, train_limit=256, test_limit=32, sample_every=1),
 }
-# BAGAN-GP (--variant gp): what differs from the profile (its paper's settings)
-GP_DEFAULTS = dict(learning_rate=2e-4, d_steps=5, gp_weight=10.0)
+# What a --variant changes in every profile (flags still override): BAGAN-GP's paper settings
+VARIANTS = {"bagan": {}, "gp": dict(learning_rate=2e-4, d_steps=5, gp_weight=10.0)}

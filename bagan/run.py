@@ -171,7 +171,7 @@ class Runner:
                     "row_labels": [f"{k} {s}" for k in self._shown_classes(y) for s in ("real", "autoenc")]}
 
         run = self.res / f"class_{tag}" / "autoencoder"
-        start, done_before = time.time(), self._epochs_done(run)
+        start, done_before = time.time(), cli.epochs_done(run)
         val_inputs, val_images = self._autoencoder_validation()
 
         def val_loss(model):
@@ -192,16 +192,16 @@ class Runner:
 
         if not patience:            # the original: a fixed number of epochs
             model = train_to(cfg["ae_epochs"])
-            done = self._epochs_done(run)
+            done = cli.epochs_done(run)
             if not history or history[-1][0] != done:
                 history.append([done, val_loss(model)])
         else:
-            done = self._epochs_done(run)
+            done = cli.epochs_done(run)
             # an autoencoder trained without per-epoch validation (e.g. imported) is not continued
             stopped = done > len(history) or (bool(history) and stop_state()[1])
             while not stopped and done < cfg["ae_epochs"]:
                 model = train_to(done + 1)
-                done = self._epochs_done(run)
+                done = cli.epochs_done(run)
                 history.append([done, val_loss(model)])
                 cli.write_json_atomic(history_path, history)     # kept if the run is interrupted
                 best, stopped = stop_state()
@@ -299,7 +299,7 @@ class Runner:
         if not init_png.exists():
             plots.image_grid(path=init_png, **sample_fn(build()))
         steps = len(x) // cfg["batch_size"]
-        start, done_before = time.time(), self._epochs_done(run)
+        start, done_before = time.time(), cli.epochs_done(run)
         model = training.train(build, data_fn, run, epochs=cfg["epochs"], steps_per_epoch=steps,
                                config=self.resume_config, save_every=cfg["save_every"], sample_fn=sample_fn,
                                strategy=training.get_strategy(cfg["strategy"]),
@@ -348,17 +348,13 @@ class Runner:
         table = pd.read_csv(source)
         table[[c for c in columns if c in table]].rename(columns=columns).to_csv(dest, index=False)
 
-    @staticmethod
-    def _epochs_done(run):
-        return cli.epochs_done(run)
-
     def _timing(self, tag, phase, run, start, steps, done_before):
         """Wall time per epoch of this invocation (epochs actually run, resumed ones excluded)."""
         path = self.res / "timing.json"
         record = json.loads(path.read_text()) if path.exists() else {}
         key = f"{tag}_{phase}"
-        ran = self._epochs_done(run) - done_before
-        state = {"epoch": self._epochs_done(run)}
+        ran = cli.epochs_done(run) - done_before
+        state = {"epoch": cli.epochs_done(run)}
         if ran > 0:
             seconds = time.time() - start
             record[key] = {"epochs_done": state["epoch"], "epochs_timed": ran, "seconds": round(seconds, 1),
@@ -425,7 +421,7 @@ def train(args):
     config["image_shape"] = list(image_shape)
     config["num_classes"] = num_classes
     config["class_names"] = [str(n) for n in train.class_names]
-    res = cli.prepare_run_dir(out / run_dir_name(config), config)
+    res = cli.prepare_run_dir(out / run_dir_name(config), config, "bagan")
     from common.training import seed_everything
     seed_everything(config["seed"])
     runner = Runner(config, res, train, test, image_shape, num_classes)

@@ -83,10 +83,6 @@ def run_name(config):
     return f"{data}_{config['image_size']}px_{config['profile']}_seed{config['seed']}"
 
 
-def done_epochs(run_dir):
-    return cli.epochs_done(run_dir)
-
-
 def sample_fn(config, rows=8, cols=8):
     """Samples from one fixed z (drawn with NumPy: the model's own RNG stream is left alone)."""
     z = np.random.default_rng(config["seed"] + 1).uniform(-1, 1, (rows * cols, config["hidden"]))
@@ -106,7 +102,7 @@ def main(argv=None):
     data_dir = datasets.data_dir(args.data_dir)
     out = Path(args.out or "results/began")
     run_dir = out / (args.name or run_name(config))
-    done = 0 if args.overwrite else done_epochs(run_dir)
+    done = 0 if args.overwrite else cli.epochs_done(run_dir)
     if args.start_epoch is not None and args.start_epoch != done:
         raise UserError(f"--start-epoch {args.start_epoch}: {run_dir} has {done} epochs done; "
                         f"resume with --start-epoch {done} (only the latest checkpoint is resumable)")
@@ -122,7 +118,7 @@ def main(argv=None):
 
     from common import pipeline, training
     from began import gan
-    cli.prepare_run_dir(run_dir, config)
+    cli.prepare_run_dir(run_dir, config, "began")
     training.seed_everything(config["seed"])
     steps = len(images) // config["batch_size"]   # make_dataset drops the last partial batch
     total = steps * config["epochs"]

@@ -276,12 +276,13 @@ def is_chief():
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0
 
 
-def prepare_run_dir(run_dir, config):
+def prepare_run_dir(run_dir, config, package=None):
     """Create (or reopen for resumption) a run directory, lock it, and write its config.json.
 
     An existing run with a checkpoint is resumed only when its configuration matches; `--overwrite`
     starts it over. Call this after the inputs have been validated, so that a mistake never touches
     what is on disk. The other workers of a multi-worker run (TF_CONFIG) only check: the chief writes.
+    `package` (e.g. "bagan") is recorded so that common.generators knows which package wrote the run.
     """
     run_dir = Path(run_dir)
     _check_folder_path(run_dir)
@@ -306,6 +307,8 @@ def prepare_run_dir(run_dir, config):
         lock_run_dir(run_dir)
     record = {"config": config, "versions": versions(), "seed": config.get("seed"),
               "command": command_line(), "written": time.strftime("%Y-%m-%d %H:%M:%S")}
+    if package:
+        record["package"] = package
     write_json_atomic(config_path, record)
     return run_dir
 

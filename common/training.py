@@ -21,7 +21,7 @@ import pandas as pd
 import tensorflow as tf
 
 from common import plots
-from common.cli import ADDED_KEYS, STATE_FILE, defining, read_json, write_json_atomic
+from common.cli import ADDED_KEYS, STATE_FILE, defining, epochs_done, write_json_atomic
 from common.errors import TrainingError, UserError
 from common.gan import multi_worker
 
@@ -411,8 +411,7 @@ def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=
               steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
               shuffle=False)
     if guard.bad:
-        state = out_dir / STATE_FILE
-        kept = read_json(state, "training state")["epoch"] if state.exists() else None
+        kept = epochs_done(out_dir)
         raise TrainingError(f"{guard.bad}; the last good checkpoint "
                             + (f"(epoch {kept}) is kept in {run_dir / CHECKPOINTS}" if kept
                                else "does not exist: no epoch finished"))

@@ -162,7 +162,7 @@ def open_experiment(args, config):
     path = experiment_dir(args, config)
     # Made here, not by prepare_run_dir: a later error must not discard the steps already done in it.
     path.mkdir(parents=True, exist_ok=True)
-    cli.prepare_run_dir(path, dict(config, overwrite=False))
+    cli.prepare_run_dir(path, dict(config, overwrite=False), "debias")
     (path / "fake").mkdir(exist_ok=True)
     return path
 

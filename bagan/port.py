@@ -17,25 +17,18 @@ by the Keras 2 auto-names (they depend on how many models the original built in 
   unless the file comes from Keras >= 2.2, whose Flatten already flattens in (h, w, C) order
   (read from the Flatten's `data_format` in the stored config, or from `keras_version`).
 """
+import json
 import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import h5py
+import numpy as np
 
-import json  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-if __package__ in (None, ""):   # `python bagan/port.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import h5py  # noqa: E402
-import numpy as np  # noqa: E402
-
-from common import cli  # noqa: E402
-from common.errors import UserError  # noqa: E402
+from common import cli
+from common.errors import UserError
 
 # The original's output directory name (bagan_train.py `__main__`).
 RUN_NAME = re.compile(r"res_(?P<dataset>.+)_dmode_(?P<dmode>[a-z]+)_gmode_(?P<gmode>[a-z]+)"

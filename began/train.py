@@ -7,22 +7,19 @@ Writes RUN_DIR/config.json, checkpoints/ (k_t, optimizer steps and M-rule state 
 (epoch means), steps.csv (per step: L(x), L(G(z)), k_t, M, lr), samples/epoch_NNNN.png from a fixed
 z, and timing.json (training throughput). Running the same command again resumes.
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import argparse
+import time
+from pathlib import Path
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from began import IMAGE_SIZES  # noqa: E402
-from began.data import image_files, load_images  # noqa: E402
-from common import cli, datasets  # noqa: E402
-from common.cli import bounded, positive_int  # noqa: E402
-from common.errors import UserError  # noqa: E402
-from began.profiles import PROFILES  # noqa: E402
+from common import cli, datasets
+from common.cli import bounded, positive_int
+from common.errors import UserError
+from began import IMAGE_SIZES
+from began.data import image_files, load_images
+from began.profiles import PROFILES
 
 NOT_CONFIG = ("start_epoch", "add_epochs", "name")
 

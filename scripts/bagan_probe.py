@@ -18,13 +18,10 @@ Flags below switch single factors of the step, to test a suspected cause one at 
 """
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def parser():

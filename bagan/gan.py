@@ -201,7 +201,7 @@ class BAGAN(_Conditional):
 
     @staticmethod
     def build_autoencoder(config):
-        return build_autoencoder_model(tuple(config["image_shape"]), learning_rate=config["learning_rate"],
+        return build_autoencoder_model(tuple(config["image_shape"]), learning_rate=config["lr"],
                                        width=config["width"])
 
     @staticmethod
@@ -337,7 +337,7 @@ class BAGANGP(_Conditional):
     @staticmethod
     def build_autoencoder(config):
         return build_gp_autoencoder_model(tuple(config["image_shape"]), config["num_classes"],
-                                          learning_rate=config["learning_rate"])
+                                          learning_rate=config["lr"])
 
     @staticmethod
     def autoencoder_inputs(images, labels):
@@ -346,7 +346,7 @@ class BAGANGP(_Conditional):
     @classmethod
     def configured(cls, config, d_probs=None, g_probs=None, validation=None):
         return cls(tuple(config["image_shape"]), config["num_classes"], d_probs=d_probs, g_probs=g_probs,
-                   d_steps=config["d_steps"], gp_weight=config["gp_weight"], seed=config["seed"],
+                   d_steps=config["critic_steps"], gp_weight=config["gp_weight"], seed=config["seed"],
                    validation=validation)
 
     def init_from_autoencoder(self, autoencoder, sampler=None):
@@ -426,7 +426,7 @@ def build(config, d_probs=None, g_probs=None, validation=None, autoencoder=None,
         model = cls.configured(config, d_probs, g_probs, validation)
         if autoencoder is not None:
             model.init_from_autoencoder(autoencoder, sampler)
-        model.compile(d_optimizer=cls.make_optimizer(config["learning_rate"]),
-                      g_optimizer=cls.make_optimizer(config["learning_rate"]))
+        model.compile(d_optimizer=cls.make_optimizer(config["lr"]),
+                      g_optimizer=cls.make_optimizer(config["lr"]))
         return model
     return make

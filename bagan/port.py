@@ -449,7 +449,7 @@ def write_run(original, run_dir, config, kept=None):
 
     run_dir = Path(run_dir)
     tag = str(original.target_class)
-    lr = config["learning_rate"]
+    lr = config["lr"]
     run_dir.mkdir(parents=True)
     record = {"config": config, "versions": cli.versions(), "seed": config.get("seed"),
               "imported_from": str(original.folder.resolve())}

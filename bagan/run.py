@@ -29,7 +29,7 @@ def parser():
                         "(the original's bare default is 0.2; the profiles use run.sh's 0.05)")
     g.add_argument("-c", "--target-class", type=cli.bounded(int, -1), default=None,
                    help="minority class; -1 = one BAGAN per class in turn (profiles: 0)")
-    g.add_argument("-l", "--learning-rate", "--lr", dest="learning_rate", type=cli.bounded(float, 0, low_open=True),
+    g.add_argument("-l", "--learning-rate", "--lr", dest="lr", type=cli.bounded(float, 0, low_open=True),
                    default=None,
                    help="Adam learning rate of every model (original 5e-5; BAGAN-GP 2e-4)")
     g.add_argument("-d", "--dmode", choices=("uniform", "rebalance"), default="uniform",
@@ -98,7 +98,7 @@ def run_dir_name(config):
     u = "natural" if config["keep_imbalance"] else config["unbalance"]
     variant = "_gp" if config["variant"] == "gp" else ""
     return (f"res_{dataset_tag(config['dataset'])}{variant}_dmode_{config['dmode']}_gmode_{config['gmode']}"
-            f"_unbalance_{u}_epochs_{config['epochs']}_lr_{config['learning_rate']:f}_seed_{config['seed']}")
+            f"_unbalance_{u}_epochs_{config['epochs']}_lr_{config['lr']:f}_seed_{config['seed']}")
 
 
 def load_data(config, data_dir):

@@ -53,7 +53,8 @@ def parser():
     g.add_argument("--lr-min-delta", type=bounded(float, 0, 1, high_open=True), default=None,
                    help="plateau: relative fall of the window mean of M that counts as improving, "
                         "in [0, 1) (default 0.01)")
-    g.add_argument("--max-images", type=positive_int, default=None, help="train on a seeded subset of N images")
+    g.add_argument("--train-limit", "--max-images", dest="train_limit", type=positive_int, default=None,
+                   help="train on a seeded subset of N images")
     g.add_argument("--shared-z", action=argparse.BooleanOptionalAction, default=None,
                    help="one z for the D and G losses (carpedm20; faster) instead of separate z_D "
                         "and z_G (paper) (profile: on for quick)")
@@ -106,8 +107,8 @@ def main(argv=None):
     if args.add_epochs is not None:
         config["epochs"] = done + args.add_epochs
     images = load_images(config, data_dir)
-    if config["max_images"]:
-        keep = np.random.default_rng(config["seed"]).permutation(len(images))[:config["max_images"]]
+    if config["train_limit"]:
+        keep = np.random.default_rng(config["seed"]).permutation(len(images))[:config["train_limit"]]
         images = images[np.sort(keep)]
     if len(images) < config["batch_size"]:
         raise UserError(f"{len(images)} images are fewer than one batch of {config['batch_size']}; "

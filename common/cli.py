@@ -3,6 +3,7 @@ import argparse
 import atexit
 import errno
 import functools
+import itertools
 import json
 import math
 import os
@@ -174,12 +175,29 @@ def read_json(path, what="file"):
                         "again (a run: train it again with --overwrite)") from None
 
 
+# One name per concept in every package's configuration: {name in config.json files written before: name}.
+# Such files are read under the new names, and their checkpoints still resume (common.training).
+RENAMED = {"learning_rate": "lr", "d_steps": "critic_steps", "max_images": "train_limit",
+           "max_train": "train_limit"}
+
+
+def current_names(config):
+    return {RENAMED.get(k, k): v for k, v in config.items()}
+
+
+def former_namings(config):
+    """`config` under every mix of current and former names, current first: one of them is what a
+    run written before a renaming hashed."""
+    options = [[(k, v)] + [(old, v) for old, new in RENAMED.items() if new == k] for k, v in config.items()]
+    return [dict(naming) for naming in itertools.product(*options)]
+
+
 def read_config(run_dir):
-    """The configuration a run directory was made with (its config.json's "config")."""
+    """The configuration a run directory was made with (its config.json's "config"), in current names."""
     record = read_json(Path(run_dir) / CONFIG_FILE, "run configuration")
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
         raise UserError(f"{Path(run_dir) / CONFIG_FILE} is not a run configuration of this suite")
-    return record["config"]
+    return current_names(record["config"])
 
 
 def epochs_done(run_dir):

@@ -21,7 +21,7 @@ import pandas as pd
 import tensorflow as tf
 
 from common import plots
-from common.cli import ADDED_KEYS, STATE_FILE, defining, epochs_done, write_json_atomic
+from common.cli import ADDED_KEYS, STATE_FILE, defining, epochs_done, former_namings, write_json_atomic
 from common.errors import TrainingError, UserError
 from common.gan import multi_worker
 
@@ -132,9 +132,10 @@ def _candidates(run_dir):
 def _accepted_hashes(config):
     """The digests this config may have been saved under: an added key at its default was part of
     the digest of runs written after the package had it but before it was listed in ADDED_KEYS
-    (e.g. DAGAN's ms_lambda), so every choice of kept added keys is accepted."""
+    (e.g. DAGAN's ms_lambda), so every choice of kept added keys is accepted; and a run written
+    before a key's renaming (cli.RENAMED) hashed it under the old name."""
     added = [k for k in ADDED_KEYS if k in config and config[k] == ADDED_KEYS[k]]
-    return {config_hash(config, kept) for n in range(len(added) + 1)
+    return {config_hash(naming, kept) for naming in former_namings(config) for n in range(len(added) + 1)
             for kept in itertools.combinations(added, n)}
 
 

@@ -14,7 +14,7 @@ from debias import generator as gen
 # -- steps 1 and 5: the attribute classifiers (debias.train) --
 
 CLASSIFIER_KEYS = ("backbone", "widths", "head_units", "image_size", "input_size", "epochs", "batch_size",
-                   "lr", "seed", "max_train", "imagenet", "jit_compile", "eager", "strategy", "profile",
+                   "lr", "seed", "train_limit", "imagenet", "jit_compile", "eager", "strategy", "profile",
                    "attribute", "protected_attribute")
 DEBIAS_KEYS = ("n_samples", "n_svm", "pair_start", "label_threshold", "label_fallback", "clip_latents")
 

@@ -190,7 +190,7 @@ def test_mode_seeking_term_by_hand(monkeypatch):
 
 def _config(variant, **extra):
     return dict(variant=variant, image_shape=list(SHAPE), num_classes=3, width=0.125, seed=0,
-                learning_rate=1e-3, d_steps=2, gp_weight=10.0, **extra)
+                lr=1e-3, critic_steps=2, gp_weight=10.0, **extra)
 
 
 def test_build_starts_bagan_from_its_autoencoder_and_class_gaussians():

@@ -94,6 +94,19 @@ def test_added_keys_at_their_default_resume_runs_written_with_or_without_them(tm
         training.load_checkpoint(toy.build()(), tmp_path / "with", dict(CONFIG, ms_lambda=1.0))
 
 
+def test_a_run_written_before_a_renaming_reads_and_resumes_under_the_new_names(tmp_path):
+    old = {"seed": 0, "learning_rate": 1e-3, "d_steps": 5}               # BAGAN's names until cli.RENAMED
+    model = toy.build()()
+    training.save_checkpoint(model, tmp_path, 1, old)
+    (tmp_path / cli.CONFIG_FILE).write_text(json.dumps({"config": old}))
+    new = cli.read_config(tmp_path)
+    assert new == {"seed": 0, "lr": 1e-3, "critic_steps": 5}
+    cli.prepare_run_dir(tmp_path, dict(new))                             # the same configuration
+    assert training.load_checkpoint(toy.build()(), tmp_path, new) == 1
+    with pytest.raises(TrainingError, match="another configuration"):
+        training.load_checkpoint(toy.build()(), tmp_path, dict(new, lr=2e-3))
+
+
 REPLICAS = textwrap.dedent("""
     import sys
     import numpy as np

@@ -85,7 +85,7 @@ def _bagan(profile, jit):
     from bagan import gan
     from bagan.profiles import PROFILES
     cfg = PROFILES[profile]
-    b, classes, lr = cfg["batch_size"], 10, cfg["learning_rate"]
+    b, classes, lr = cfg["batch_size"], 10, cfg["lr"]
     rng = np.random.default_rng(0)
     batch = (rng.uniform(-1, 1, (b, 28, 28, 1)).astype("float32"), rng.integers(0, classes, b).astype("int32"))
     probs = pipeline.class_probabilities(np.arange(classes), "uniform", classes)

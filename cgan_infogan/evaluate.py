@@ -404,12 +404,9 @@ def rng_for(seed, name):
 
 
 def throughput(run_dir):
-    found = {}
-    for m in ("cgan", "infogan"):
-        path = Path(run_dir) / m / "throughput.json"
-        if path.exists():
-            found[m] = cli.read_json(path)
-    return found
+    """{model: common.throughput entry} of the run's trained models (older runs' files converted)."""
+    from common import throughput as records
+    return {m: t for m, t in records.read(run_dir).items() if m in ("cgan", "infogan")}
 
 
 def write_summary(run_dir, config, results, gen_info, speed):

@@ -71,11 +71,16 @@ def _read_json(path):
 
 
 def _config(run_dir):
-    path = run_dir / "config.json"
+    """The run's configuration in current names (config.json's "config"; a flat one from before),
+    for the batch size and critic steps the older files left out; {} when unreadable."""
+    from common.cli import CONFIG_FILE, current_names
     try:
-        return json.loads(path.read_text()) if path.exists() else {}
+        record = json.loads((run_dir / CONFIG_FILE).read_text())
     except (OSError, ValueError):
         return {}
+    if not isinstance(record, dict):
+        return {}
+    return current_names(record["config"] if isinstance(record.get("config"), dict) else record)
 
 
 def _complete(rec, batch_size, images_per_step):

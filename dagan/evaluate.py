@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import cli, datasets
+from common import cli, datasets, throughput
 from common.cli import bounded, positive_int
 from common.errors import UserError
 
@@ -448,7 +448,8 @@ def main(argv=None):
         "protocol": "dagan_torch few-shot", "classes": [classes[0], classes[-1] + 1],
         "config": config, "seconds": round(seconds, 1), "generator_variety": spread,
         "variety_within": spread["within"], "variety_between": spread["between"],
-        "variety_ratio": spread["ratio"], "results": {str(k): v for k, v in results.items()}})
+        "variety_ratio": spread["ratio"], "results": {str(k): v for k, v in results.items()},
+        "training_throughput": throughput.read(run_dir)})
     rows = []
     # the GAN's option beyond the originals, so that its rows do not replace the originals' design's
     gan = (f" (MSGAN lambda {train_config['ms_lambda']:g}, {train_config.get('ms_dropout')} dropout)"

@@ -34,7 +34,7 @@ def test_no_record_reads_empty(tmp_path):
 
 
 def test_reads_bagan_timing_json(tmp_path):
-    write(tmp_path / "config.json", {"batch_size": 64})
+    write(tmp_path / "config.json", {"batch_size": 64})        # a flat config.json of an older run
     write(tmp_path / "timing.json", {"all_gan": {"epochs_done": 3, "epochs_timed": 2, "seconds": 100.0,
                                                  "images_per_s": 128.0, "note": "wall time incl. test losses"}})
     got = throughput.read(tmp_path)["all_gan"]
@@ -44,7 +44,7 @@ def test_reads_bagan_timing_json(tmp_path):
 
 
 def test_reads_began_timing_epochs(tmp_path):
-    write(tmp_path / "config.json", {"batch_size": 16})
+    write(tmp_path / "config.json", {"config": {"batch_size": 16}, "package": "began"})
     write(tmp_path / "timing_epochs_0001-0002.json",
           {"epochs": 2, "images": 320, "seconds": 4.0, "images_per_second": 80.0, "note": "whole fit"})
     write(tmp_path / "timing_epochs_0003-0004.json",
@@ -58,7 +58,7 @@ def test_reads_began_timing_epochs(tmp_path):
 
 
 def test_reads_dagan_timing_epochs(tmp_path):
-    write(tmp_path / "config.json", {"batch_size": 8, "critic_steps": 5})
+    write(tmp_path / "config.json", {"config": {"batch_size": 8, "critic_steps": 5}, "package": "dagan"})
     write(tmp_path / "timing_epochs_0001-0003.json",
           {"epochs": 3, "iterations": 30, "seconds": 10.0, "images_per_second": 144.0,
            "iterations_per_second": 3.0, "note": "pairs"})

@@ -5,7 +5,7 @@
 
 Writes RUN_DIR/config.json, checkpoints/ (k_t, optimizer steps and M-rule state included), losses.csv
 (epoch means), steps.csv (per step: L(x), L(G(z)), k_t, M, lr), samples/epoch_NNNN.png from a fixed
-z, and timing.json (training throughput). Running the same command again resumes.
+z, and throughput.json (training throughput, common.throughput). Running the same command again resumes.
 """
 
 import argparse

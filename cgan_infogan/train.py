@@ -8,7 +8,8 @@ A folder's classes are the CGAN's labels and the InfoGAN's categories (one per c
 still learns them without labels); its images keep their size and colour unless --image-size is given.
 
 One run directory OUT/NAME holds one sub-directory per model (cgan/, infogan/), each a resumable
-common.training run (checkpoints, losses.csv/png, samples/, throughput.json); evaluate.py reads both.
+common.training run (checkpoints, losses.csv/png, samples/); OUT/NAME/throughput.json holds each model's
+training throughput (common.throughput); evaluate.py reads both.
 """
 
 from common import cli

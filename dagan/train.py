@@ -7,7 +7,7 @@ Training classes are the first --num-training-classes (Omniglot: 1200, as dagan_
 --num-val-classes (200) are unseen classes whose sources fill the sample grids; the rest are held out
 (the few-shot evaluation uses 1420-1519). Writes RUN_DIR/config.json, checkpoints/, losses.csv,
 steps.csv, samples/epoch_NNNN.png (rows: a source image, then generations from it), generator.keras
-and timing_*.json (throughput). Running the same command again resumes.
+and throughput.json (training throughput, common.throughput). Running the same command again resumes.
 """
 
 from common import cli

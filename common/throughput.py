@@ -133,7 +133,8 @@ def _from_cgan_infogan(old, sub_dir):
     wall_s, note}."""
     from common.cli import epochs_done
     rec = {"seconds": round(old["wall_s"], 1) if old.get("wall_s") is not None else None,
-           "steps": old.get("steps"), "images_per_s": old.get("images_per_s"),
+           "steps": old.get("steps"),
+           "images_per_s": round(old["images_per_s"], 2) if old.get("images_per_s") is not None else None,
            "epochs_timed": old.get("epochs"), "epochs_done": epochs_done(sub_dir) or old.get("epochs"),
            "note": old.get("note")}
     return _complete(rec, old.get("batch_size"), None)

@@ -70,7 +70,7 @@ def test_reads_dagan_timing_epochs(tmp_path):
 
 def test_reads_cgan_infogan_sub_dir_files(tmp_path):
     write(tmp_path / "cgan" / "throughput.json",
-          {"images_per_s": 256.0, "epochs": 2, "steps": 40, "batch_size": 64, "wall_s": 10.0, "note": "fit"})
+          {"images_per_s": 256.0012345, "epochs": 2, "steps": 40, "batch_size": 64, "wall_s": 10.0, "note": "fit"})
     write(tmp_path / "cgan" / "state.json", {"epoch": 2})
     got = throughput.read(tmp_path)
     assert got == {"cgan": {"seconds": 10.0, "steps": 40, "batch_size": 64, "images_per_step": 64,

@@ -11,12 +11,10 @@ Q head names most often on the real images (the share that agrees is printed). O
 manifest: common/augment.py.
 """
 
-from pathlib import Path
 
 import numpy as np
 
 from common import augment, cli
-from common.errors import UserError
 
 
 def parser():
@@ -34,23 +32,21 @@ def train_argv(args):
     return argv + list(args.train_args)
 
 
+def train(args):
+    from cgan_infogan import run        # TensorFlow is imported only when a model is trained
+    return run.train(train_argv(args))
+
+
 @cli.main
 def main(argv=None):
     args = augment.parse(parser(), argv)
     data = augment.load_data(args)
-    if args.run:
-        run_dir = Path(args.run)
-    else:
-        from cgan_infogan import run
-        run_dir = run.train(train_argv(args))
+    run_dir = augment.run_dir(args, train)
     from common import generators
     generator = generators.load(run_dir, model=args.model)
     config = cli.read_config(run_dir)
     augment.check_classes(config.get("class_names") or range(generator.num_classes), data.class_names, run_dir)
-    if tuple(data.images.shape[1:]) != generator.image_shape:
-        h, w, c = generator.image_shape
-        raise UserError(f"{run_dir} makes {h}x{w}x{c} images, --data is {'x'.join(map(str, data.images.shape[1:]))}; "
-                        f"give --image-size {h}x{w} (and images with {c} channel{'s' if c > 1 else ''})")
+    augment.check_shape(generator, data, run_dir)
     k = len(data.class_names)
     counts = augment.plan(data.labels, k, args.per_class, args.balance)
     labels = np.repeat(np.arange(k), counts)

@@ -8,7 +8,6 @@ import numpy as np
 from cgan_infogan.profiles import PROFILES
 from cgan_infogan.variants import INFOGAN_VARIANTS, infogan_settings
 from common import cli
-from common.augment import image_size
 from common.errors import UserError
 
 DESCRIPTION = "Train the CGAN and/or the InfoGAN on MNIST or on a folder of class folders."
@@ -23,7 +22,7 @@ def parser():
                    help="which GAN to train (default both, what evaluate.py's grid needs)")
     p.add_argument("--dataset", default=None,
                    help="mnist (default) or a folder with one sub-folder of images per class")
-    p.add_argument("--image-size", type=image_size, default=None,
+    p.add_argument("--image-size", type=cli.image_size, default=None,
                    help="resize a folder's images to SIZE or HEIGHTxWIDTH (at least 12; MNIST is 28x28)")
     p.add_argument("--name", type=cli.run_name, default=None, help="run directory name under --out (default <dataset>_<profile>)")
     p.add_argument("--train-images", type=cli.positive_int, default=None,

@@ -27,17 +27,6 @@ COLUMNS = ["path", "class", "synthetic", "method", "run", "seed"]
 NAMED = ("mnist", "cifar10", "gtsrb")     # datasets --data may name instead of a folder (per package: `named`)
 
 
-def image_size(text):
-    """'32' or '32x48' (height x width) -> (height, width)."""
-    try:
-        parts = [int(p) for p in text.lower().split("x")]
-    except ValueError:
-        parts = []
-    if len(parts) not in (1, 2) or min(parts) < 4:
-        raise argparse.ArgumentTypeError(f"expected SIZE or HEIGHTxWIDTH (>= 4), got {text!r}")
-    return tuple(parts * 2 if len(parts) == 1 else parts)
-
-
 def parser(prog, description, package, default_balance=False, run_help="a run directory of its train command",
            named=()):
     """The flags every augment command takes; a package adds its own to the returned parser.
@@ -59,7 +48,7 @@ def parser(prog, description, package, default_balance=False, run_help="a run di
     p.add_argument("-s", "--seed", type=cli.seed, default=0, help="seeds training and generation (default 0)")
     p.add_argument("--profile", choices=("smoke", "quick", "paper"), default="quick",
                    help="training profile when no --run is given (default quick)")
-    p.add_argument("--image-size", type=image_size, default=None,
+    p.add_argument("--image-size", type=cli.image_size, default=None,
                    help="resize the images to SIZE or HEIGHTxWIDTH (default: as found; they must agree)")
     p.add_argument("--out", default=None, help=f"parent folder of the training run (default results/{package})")
     if named:
@@ -139,6 +128,19 @@ def check_classes(run_names, data_names, run_dir):
     if [str(n) for n in run_names] != [str(n) for n in data_names]:
         raise UserError(f"{run_dir} was trained on classes {', '.join(map(str, run_names))}, but --data has "
                         f"{', '.join(map(str, data_names))}; train on this data (leave out --run)")
+
+
+def run_dir(args, train):
+    """The run to generate with: --run, else the one `train(args)` trains (or resumes) on --data."""
+    return Path(args.run) if args.run else train(args)
+
+
+def check_shape(generator, data, run_dir):
+    """The run must make images of the data's shape (the generated and real images share a folder)."""
+    if tuple(data.images.shape[1:]) != tuple(generator.image_shape):
+        h, w, c = generator.image_shape
+        raise UserError(f"{run_dir} makes {h}x{w}x{c} images, --data is {'x'.join(map(str, data.images.shape[1:]))}; "
+                        f"give --image-size {h}x{w} (and images with {c} channel{'s' if c > 1 else ''})")
 
 
 def write(output, data, fake, fake_labels, method, run, seed, sources=None, fmt=None):

@@ -65,6 +65,17 @@ positive_int = bounded(int, 1)
 seed = bounded(int, 0, 2**32 - 1)      # the range NumPy and Keras accept
 
 
+def image_size(text):
+    """--image-size: '28' or '32x48' (height x width) -> [height, width] (a list, as config.json keeps it)."""
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2) or min(parts) < 2:
+        raise argparse.ArgumentTypeError(f"expected SIZE or HEIGHTxWIDTH (>= 2), got {text!r}")
+    return parts * 2 if len(parts) == 1 else parts
+
+
 def run_name(text):
     """An argparse type for `--name`: one folder name, so the run stays inside --out."""
     if text in ("", ".", "..") or "/" in text or os.sep in text or "\0" in text:

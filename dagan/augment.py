@@ -12,7 +12,6 @@ folder of the run's image size works, including classes the run never saw (DAGAN
 Output format and manifest: common/augment.py.
 """
 
-from pathlib import Path
 
 import numpy as np
 
@@ -42,23 +41,21 @@ def sources_of(labels, counts):
     return index, labels[index]
 
 
+def train(args):
+    from dagan import run        # TensorFlow is imported only when a model is trained
+    return run.train(train_argv(args))
+
+
 @cli.main
 def main(argv=None):
     args = augment.parse(parser(), argv)
     data = augment.load_data(args)
-    if args.run:
-        run_dir = Path(args.run)
-    else:
-        from dagan import run
-        run_dir = run.train(train_argv(args))
+    run_dir = augment.run_dir(args, train)
     from common import generators
     generator = generators.load(run_dir)
     if generator.package != "dagan":
         raise UserError(f"{run_dir} is a {generator.package} run; dagan.augment needs a DAGAN run")
-    if tuple(data.images.shape[1:]) != generator.image_shape:
-        h, w, c = generator.image_shape
-        raise UserError(f"{run_dir} makes {h}x{w}x{c} images, --data is {'x'.join(map(str, data.images.shape[1:]))}; "
-                        f"give --image-size {h}x{w} (and images with {c} channel{'s' if c > 1 else ''})")
+    augment.check_shape(generator, data, run_dir)
     counts = augment.plan(data.labels, len(data.class_names), args.per_class, args.balance)
     index, labels = sources_of(data.labels, counts)
     fake = generator.sample(sources=data.images[index], seed=args.seed)

@@ -17,17 +17,6 @@ NOT_CONFIG = ("name",)
 GRID_ROWS, GRID_GENERATIONS = 8, 7
 
 
-def parse_size(text):
-    """'28' or '32x48' (height x width)."""
-    try:
-        parts = [int(p) for p in text.lower().split("x")]
-    except ValueError:
-        parts = []
-    if len(parts) not in (1, 2) or min(parts) < 2:
-        raise cli.argparse.ArgumentTypeError(f"expected SIZE or HEIGHTxWIDTH (>= 2), got {text!r}")
-    return parts * 2 if len(parts) == 1 else parts
-
-
 def widths(text):
     try:
         values = tuple(int(v) for v in text.split(","))
@@ -43,7 +32,7 @@ def parser():
                            parents=[cli.parent_parser()])
     g = p.add_argument_group("DAGAN")
     g.add_argument("--dataset", default=None, help="'omniglot' (default) or a folder with one sub-folder per class")
-    g.add_argument("--image-size", type=parse_size, default=None,
+    g.add_argument("--image-size", type=cli.image_size, default=None,
                    help="resize a folder's images to SIZE or HEIGHTxWIDTH (Omniglot is 28x28)")
     g.add_argument("--num-training-classes", dest="train_classes", type=positive_int, default=None,
                    help="the first N classes train the GAN (Omniglot 1200; a folder: all but the validation ones)")

@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from common import augment as common_augment
+from common import cli
 
 RGB = {"cat": 5, "dog": 3, "fox": 4}        # 16x16 RGB, a largest class of 5
 GREY = {"a": 4, "b": 2}                     # 28x28 grey
@@ -58,7 +59,7 @@ def test_plan_and_image_size():
     labels = np.array([0, 0, 0, 1, 2, 2])
     assert common_augment.plan(labels, 3, balance=True).tolist() == [0, 2, 1]
     assert common_augment.plan(labels, 3, per_class=4).tolist() == [4, 4, 4]
-    assert common_augment.image_size("32") == (32, 32) and common_augment.image_size("24x40") == (24, 40)
+    assert cli.image_size("32") == [32, 32] and cli.image_size("24x40") == [24, 40]
 
 
 # -------------------------------------------------------------------------------- BAGAN

@@ -385,10 +385,10 @@ class Runner:
         return np.stack(rows)
 
     def _export_csv(self, source, dest, columns):
-        import pandas as pd
+        from common import plots
         if not source.exists():
             return
-        table = pd.read_csv(source)
+        table = plots.read_log(source)       # epochs from 1, also for a log of an older version
         table[[c for c in columns if c in table]].rename(columns=columns).to_csv(dest, index=False)
 
     @staticmethod

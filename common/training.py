@@ -16,7 +16,6 @@ from pathlib import Path
 
 import keras
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 
 from common import plots
@@ -168,11 +167,12 @@ def _load_weights(model, checkpoint):
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
-def _truncate_csv(path, column, keep_below):
-    """Drop log rows written after the checkpoint being resumed from."""
+def _truncate_csv(path, column, last_kept):
+    """Drop log rows written after the checkpoint being resumed from (keep `column` <= last_kept);
+    a log of an older version, with epochs counted from 0, is rewritten counted from 1."""
     if path.exists() and path.stat().st_size:
-        table = pd.read_csv(path)
-        table[table[column] < keep_below].to_csv(path, index=False)
+        table = plots.read_log(path)
+        table[table[column] <= last_kept].to_csv(path, index=False)
 
 
 class NaNGuard(keras.callbacks.Callback):
@@ -244,8 +244,9 @@ class NaNGuard(keras.callbacks.Callback):
 
 
 class CSVLog(keras.callbacks.Callback):
-    """Loss log with a header: one row per epoch (`epoch` from 0, then the trackers' epoch means),
-    or with `per_step` one row per step (`step` from 1, `epoch`, then the values logged at that step)."""
+    """Loss log with a header: one row per epoch (`epoch` from 1 = epochs finished, as in checkpoint and
+    sample names, then the trackers' epoch means), or with `per_step` one row per step (`step` from 1,
+    `epoch` the step belongs to, from 1 as Keras prints it, then the values logged at that step)."""
 
     def __init__(self, path, per_step=False, steps_per_epoch=None):
         super().__init__()
@@ -258,11 +259,11 @@ class CSVLog(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if self.per_step:
-            self._row({"step": self.epoch * self.steps_per_epoch + batch + 1, "epoch": self.epoch}, logs)
+            self._row({"step": self.epoch * self.steps_per_epoch + batch + 1, "epoch": self.epoch + 1}, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         if not self.per_step:
-            self._row({"epoch": epoch}, logs)
+            self._row({"epoch": epoch + 1}, logs)   # Keras counts from 0; the suite's files from 1
         if self.file:
             self.file.flush()
 
@@ -382,7 +383,7 @@ def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=
     if initial_epoch and verbose:
         print(f"{run_dir}: resuming after epoch {initial_epoch}")
     _truncate_csv(out_dir / LOSSES_CSV, "epoch", initial_epoch)
-    _truncate_csv(out_dir / STEPS_CSV, "step", initial_epoch * steps_per_epoch + 1)
+    _truncate_csv(out_dir / STEPS_CSV, "step", initial_epoch * steps_per_epoch)
     guard = NaNGuard()
     model.steps_per_execution = _steps_per_execution(steps_per_execution, steps_per_epoch, strategy, step_log)
     if model.steps_per_execution > 1:

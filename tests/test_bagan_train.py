@@ -60,6 +60,13 @@ def test_smoke_run_writes_every_file(smoke_run):
                                    "test_disc_loss"]
     assert len(score) == 1 and np.isfinite(score.drop(columns="epoch").values).all()
     assert list(pd.read_csv(smoke_run / "0_autoencoder.csv").columns) == ["epoch", "loss"]
+    # one numbering of epochs: the log's last row, state.json and the checkpoint agree (from 1)
+    for phase, csv in (("gan", "class_0_score.csv"), ("autoencoder", "0_autoencoder.csv")):
+        run = smoke_run / "class_0" / phase
+        state = json.loads((run / "state.json").read_text())
+        last = sorted(p.name for p in (run / "checkpoints").glob("epoch_*.weights.h5"))[-1]
+        assert pd.read_csv(smoke_run / csv)["epoch"].tolist() == [1] == [state["epoch"]]
+        assert pd.read_csv(run / "losses.csv")["epoch"].iloc[-1] == 1 and last == "epoch_0001.weights.h5"
     assert np.load(smoke_run / "0_means.npy").shape == (3, 100)
     assert np.load(smoke_run / "0_covariances.npy").shape == (3, 100, 100)
     assert (smoke_run / "class_0" / "gan" / "checkpoints").is_dir()

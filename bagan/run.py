@@ -122,6 +122,13 @@ def load_data(config, data_dir):
     return train, test
 
 
+def infer(model, inputs):
+    """model(inputs) in inference mode, called directly: the grids' few images need no `predict`,
+    whose tf.function, traced anew for every model and input size, made TensorFlow warn of
+    retracing during training."""
+    return np.asarray(model(inputs, training=False))
+
+
 def class_label(c):
     return "all" if c is None else str(c)
 
@@ -170,9 +177,9 @@ class Runner:
         def sample_fn(model):
             inp = pipeline.scale(real).numpy()
             if self.gp:
-                out = model.predict([inp, y[shown.ravel()].astype("int32")], verbose=0)
+                out = infer(model, [inp, y[shown.ravel()].astype("int32")])
             else:
-                out = model.predict(inp, verbose=0)
+                out = infer(model, inp)
             rows = np.stack([inp.reshape(*shown.shape, *self.image_shape),
                              out.reshape(*shown.shape, *self.image_shape)], 1)
             return {"images": rows.reshape(-1, shown.shape[1], *self.image_shape),
@@ -186,10 +193,15 @@ class Runner:
             return float(model.evaluate(val_inputs, val_images, batch_size=256, verbose=0))
 
         def train_to(epochs):
-            return training.train(build, data_fn, run, epochs=epochs, steps_per_epoch=steps,
-                                  config=self.ae_resume_config, save_every=cfg["save_every"],
-                                  strategy=training.get_strategy(cfg["strategy"]),
-                                  sample_fn=sample_fn, sample_every=cfg["sample_every"], verbose=self.verbose)
+            # Grappler's remapper fails on BAGAN's training graphs (a conv's BiasAdd feeds both the
+            # LeakyReLU and its gradient): it prints "remapper failed: INVALID_ARGUMENT: Mutation::Apply
+            # error" on stderr and leaves the graph unfused. Off, the losses are the same, bit for bit.
+            with training.without_remapper():
+                return training.train(build, data_fn, run, epochs=epochs, steps_per_epoch=steps,
+                                      config=self.ae_resume_config, save_every=cfg["save_every"],
+                                      strategy=training.get_strategy(cfg["strategy"]),
+                                      sample_fn=sample_fn, sample_every=cfg["sample_every"],
+                                      verbose=self.verbose)
 
         history_path = run / AE_VAL_FILE
         history = json.loads(history_path.read_text()) if history_path.exists() else []   # [epoch, loss]
@@ -321,11 +333,11 @@ class Runner:
         else:
             fixed_z = sampler.sample(fixed_labels, rng).astype("float32")
         real = pipeline.scale(x[shown.ravel()]).numpy()
-        autoenc = ae_model.predict([real, y[shown.ravel()].astype("int32")] if self.gp else real, verbose=0)
+        autoenc = infer(ae_model, [real, y[shown.ravel()].astype("int32")] if self.gp else real)
 
         def generate(model):
             inputs = [fixed_z, fixed_labels] if self.gp else fixed_z
-            return model.generator.predict(inputs, verbose=0)
+            return infer(model.generator, inputs)
 
         def sample_fn(model):
             rows = np.stack([real.reshape(*shown.shape, *self.image_shape),
@@ -340,10 +352,11 @@ class Runner:
             plots.image_grid(path=init_png, **sample_fn(build()))
         steps = len(x) // cfg["batch_size"]
         start, done_before = time.time(), self._epochs_done(run)
-        model = training.train(build, data_fn, run, epochs=cfg["epochs"], steps_per_epoch=steps,
-                               config=self.resume_config, save_every=cfg["save_every"], sample_fn=sample_fn,
-                               strategy=training.get_strategy(cfg["strategy"]),
-                               sample_every=cfg["sample_every"], verbose=self.verbose)
+        with training.without_remapper():        # fails on this graph too (see the autoencoder)
+            model = training.train(build, data_fn, run, epochs=cfg["epochs"], steps_per_epoch=steps,
+                                   config=self.resume_config, save_every=cfg["save_every"], sample_fn=sample_fn,
+                                   strategy=training.get_strategy(cfg["strategy"]),
+                                   sample_every=cfg["sample_every"], verbose=self.verbose)
         self._timing(tag, "gan", run, start, steps, done_before)
         # The original's file names (Keras 3 needs the .weights.h5 suffix)
         model.generator.save_weights(self.res / f"class_{tag}_generator.weights.h5")
@@ -361,9 +374,9 @@ class Runner:
         labels = np.sort(np.asarray(target, "int32"))
         if self.gp:
             z = rng.standard_normal((len(labels), models.GP_LATENT_DIM)).astype("float32")
-            images = model.generator.predict([z, labels], verbose=0)
+            images = infer(model.generator, [z, labels])
         else:
-            images = model.generator.predict(sampler.sample(labels, rng).astype("float32"), verbose=0)
+            images = infer(model.generator, sampler.sample(labels, rng).astype("float32"))
         plots.image_grid(images.reshape(rows, 8, *self.image_shape), self.res / f"plot_class_{tag}.png",
                          title=f"generated, class {tag}")
         return model

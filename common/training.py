@@ -2,6 +2,7 @@
 Progbar progress, CSV loss logs, atomic `.weights.h5` checkpoints + a JSON training state, automatic
 resume, sample grids, loss-curve plots and a stop on NaN/Inf losses."""
 import atexit
+import contextlib
 import csv
 import functools
 import hashlib
@@ -165,6 +166,19 @@ def _load_weights(model, checkpoint):
                             "version of the model: retrain with --overwrite or use the matching version") from None
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+@contextlib.contextmanager
+def without_remapper():
+    """Grappler's remapper (op fusion) off for the tf.functions first run within, then as before (on
+    by default). For graphs on which it fails: it logs "remapper failed: ..." on stderr, and leaves
+    the graph unfused anyway."""
+    before = tf.config.optimizer.get_experimental_options().get("remapping", True)
+    tf.config.optimizer.set_experimental_options({"remapping": False})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options({"remapping": before})
 
 
 def _truncate_csv(path, column, last_kept):

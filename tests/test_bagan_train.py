@@ -120,6 +120,14 @@ def _cli(*args):
                           cwd=ROOT, env={**os.environ, "GAN_OFFLINE": "1"}, timeout=300)
 
 
+def test_training_keeps_tensorflow_noise_off_stderr(folder, tmp_path):
+    """Two epochs: the remapper's error line (autoencoder) and the retracing warning (predict on
+    every epoch's sample grid) appeared here before; the program's own errors still would."""
+    r = _cli("-D", str(folder), "-u", "0.5", "-c", "0", "-e", "2", "--ae-epochs", "1", "--out", str(tmp_path), *FAST)
+    assert r.returncode == 0, r.stderr
+    assert "remapper" not in r.stderr and "retracing" not in r.stderr, r.stderr
+
+
 @pytest.mark.parametrize("flags,needle", [(["-u", "0"], "out of range"), (["-u", "1.5"], "out of range"),
                                            (["-D", "NoSuchSet"], "unknown dataset")])
 def test_bad_flags_give_one_line_and_exit_2(flags, needle, tmp_path):

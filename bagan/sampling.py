@@ -52,11 +52,12 @@ class Generator:
 
     def __call__(self, labels, rng, batch_size=256):
         from common.pipeline import to_uint8
+        from common.training import predict    # one generator per class: no retracing warnings
         labels = np.asarray(labels, "int32")
         if self.gp:
             z = rng.standard_normal((len(labels), self.latent_dim)).astype("float32")
-            images = self.model.predict([z, labels], batch_size=batch_size, verbose=0)
+            images = predict(self.model, [z, labels], batch_size=batch_size)
         else:
             z = self.sampler.sample(labels, rng).astype("float32")
-            images = self.model.predict(z, batch_size=batch_size, verbose=0)
+            images = predict(self.model, z, batch_size=batch_size)
         return to_uint8(images)

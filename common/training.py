@@ -13,6 +13,7 @@ import shutil
 import sys
 import tempfile
 import warnings
+import weakref
 from pathlib import Path
 
 import keras
@@ -166,6 +167,26 @@ def _load_weights(model, checkpoint):
                             "version of the model: retrain with --overwrite or use the matching version") from None
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
+_predictors = weakref.WeakKeyDictionary()
+
+
+def predict(model, inputs, batch_size=256):
+    """model.predict(inputs, batch_size=...) as numpy, through a tf.function of the model itself.
+
+    TensorFlow counts the traces of Keras' predict functions under one key (their shared code), so a
+    command predicting with a few models (a classifier per training set, a generator per class) drew
+    "triggered tf.function retracing" warnings. This function's key is the model: one trace per model
+    (two with a last, smaller batch), the same graph and batches as predict."""
+    if model not in _predictors:
+        _predictors[model] = tf.function(model, reduce_retracing=True)
+    run = _predictors[model]
+    parts = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    n = len(parts[0])
+    out = [run([p[i:i + batch_size] for p in parts] if isinstance(inputs, (list, tuple))
+               else inputs[i:i + batch_size], training=False) for i in range(0, n, batch_size)]
+    return np.concatenate([keras.ops.convert_to_numpy(o) for o in out])
 
 
 @contextlib.contextmanager

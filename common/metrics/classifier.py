@@ -81,7 +81,8 @@ def predict_classes(classifier, images_uint8, batch_size=256):
     if images.dtype != np.uint8 or images.shape[1:] != want:
         raise UserError(f"the classifier takes uint8 images of shape {want}, got {images.dtype} "
                         f"{images.shape[1:]}")
-    return np.argmax(classifier.predict(images, batch_size=batch_size, verbose=0), axis=-1)
+    from common.training import predict      # no retracing warnings when several classifiers predict
+    return np.argmax(predict(classifier, images, batch_size=batch_size), axis=-1)
 
 
 def accuracy(classifier, images_uint8, labels):

@@ -172,6 +172,17 @@ def _load_weights(model, checkpoint):
 _predictors = weakref.WeakKeyDictionary()
 
 
+class _Inference:
+    """model(x, training=False) for one model, held weakly (the cache above must not keep it alive);
+    as the tf.function's Python function it is also the key of that function's tracing statistics."""
+
+    def __init__(self, model):
+        self.model = weakref.ref(model)
+
+    def __call__(self, x):
+        return self.model()(x, training=False)
+
+
 def predict(model, inputs, batch_size=256):
     """model.predict(inputs, batch_size=...) as numpy, through a tf.function of the model itself.
 
@@ -180,12 +191,12 @@ def predict(model, inputs, batch_size=256):
     "triggered tf.function retracing" warnings. This function's key is the model: one trace per model
     (two with a last, smaller batch), the same graph and batches as predict."""
     if model not in _predictors:
-        _predictors[model] = tf.function(model, reduce_retracing=True)
+        _predictors[model] = tf.function(_Inference(model), reduce_retracing=True)
     run = _predictors[model]
     parts = inputs if isinstance(inputs, (list, tuple)) else [inputs]
     n = len(parts[0])
     out = [run([p[i:i + batch_size] for p in parts] if isinstance(inputs, (list, tuple))
-               else inputs[i:i + batch_size], training=False) for i in range(0, n, batch_size)]
+               else inputs[i:i + batch_size]) for i in range(0, n, batch_size)]
     return np.concatenate([keras.ops.convert_to_numpy(o) for o in out])
 
 

@@ -163,7 +163,8 @@ def train_classifier(real, synthetic, config, seed):
 
 
 def predict(model, images_uint8):
-    logits = model.predict(normalise(images_uint8), batch_size=1000, verbose=0)
+    from common import training      # a classifier per experiment: no retracing warnings
+    logits = training.predict(model, normalise(images_uint8), batch_size=1000)
     return np.argmax(logits, axis=-1)
 
 

@@ -12,22 +12,15 @@
 plus the latent sampler's throughput against the original's per-sample sampling.
 Writes RUN_DIR/metrics.json, RUN_DIR/metrics.md and RUN_DIR/headline.json.
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import json
+import time
+from pathlib import Path
 
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import numpy as np
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import numpy as np  # noqa: E402
-
-from bagan.sampling import Generator, load_run, trained_tags  # noqa: E402
-from common import cli  # noqa: E402
+from common import cli
+from bagan.sampling import Generator, load_run, trained_tags
 
 # Per profile: generated images per class, SSIM pairs, real images kept for nearest-real SSIM, and
 # the epochs of the classifiers of part (c).

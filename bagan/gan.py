@@ -18,7 +18,8 @@ import tensorflow as tf
 
 from bagan import models
 from common.gan import GAN
-from common.losses import MS_EPSILON, clipped_sparse_categorical_crossentropy, mode_seeking
+from common.losses import (MS_EPSILON, bce, clipped_sparse_categorical_crossentropy, gradient_penalty,
+                           mode_seeking)
 
 # How BAGAN's cross-entropy treats D's softmax: "clipped" = the original's Keras 2.1 (-log of the
 # clipped probability: no gradient from a sample D gives < 1e-7), "logits" = Keras 3 on TF (loss
@@ -95,11 +96,11 @@ class LatentSampler:
 
 
 def build_autoencoder_model(image_shape, latent_dim=models.LATENT_DIM, learning_rate=5e-5, width=1.0):
-    """G(E(x)) compiled with MSE and Adam(lr, beta_1=0.5), as the original's `autoenc_0`."""
+    """G(E(x)) compiled with MSE and BAGAN's Adam, as the original's `autoenc_0`."""
     encoder = models.build_encoder(image_shape, latent_dim, width=width)
     decoder = models.build_generator(image_shape, latent_dim, width=width, name="decoder")
     model = models.build_autoencoder(encoder, decoder)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5), loss="mse")
+    model.compile(optimizer=BAGAN.make_optimizer(learning_rate), loss="mse")
     model.optimizer.build(model.trainable_variables)   # so that a checkpoint restores its state
     return model
 
@@ -113,7 +114,7 @@ def build_gp_autoencoder_model(image_shape, num_classes, latent_dim=models.GP_LA
     image = keras.Input(tuple(image_shape), name="image")
     label = keras.Input((), dtype="int32", name="label")
     model = keras.Model([image, label], decoder(embedding([encoder(image), label])), name="gp_autoencoder")
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.9), loss="mae")
+    model.compile(optimizer=BAGANGP.make_optimizer(learning_rate), loss="mae")
     model.optimizer.build(model.trainable_variables)
     return model
 
@@ -185,6 +186,52 @@ class BAGAN(_Conditional):
                                             trainable=False, name="latent_means")
         self.latent_factors = self.add_weight(shape=(num_classes, latent_dim, latent_dim),
                                               initializer="zeros", trainable=False, name="latent_factors")
+
+    # What a run's phases ask of the variant (bagan/run.py, bagan/sampling.py): the autoencoder's
+    # layers saved as {tag}_{part}.weights.h5 (key: part, value: layer name), and whether G's latents
+    # come from class Gaussians fitted on the encoder's codes (phase 2; the "init" phase is then
+    # the decoder with those Gaussians, before adversarial training).
+    AUTOENCODER_PARTS = {"encoder": "encoder", "decoder": "decoder"}
+    class_gaussians = True
+
+    @staticmethod
+    def make_optimizer(learning_rate):
+        """The original's Adam(lr, beta_1=0.5), for the autoencoder, D and G alike."""
+        return keras.optimizers.Adam(learning_rate, beta_1=0.5)
+
+    @staticmethod
+    def build_autoencoder(config):
+        return build_autoencoder_model(tuple(config["image_shape"]), learning_rate=config["lr"],
+                                       width=config["width"])
+
+    @staticmethod
+    def autoencoder_inputs(images, labels):
+        return images
+
+    @classmethod
+    def configured(cls, config, d_probs=None, g_probs=None, validation=None):
+        return cls(tuple(config["image_shape"]), config["num_classes"], d_probs=d_probs, g_probs=g_probs,
+                   width=config["width"], seed=config["seed"], validation=validation,
+                   loss=config.get("loss", "clipped"), ms_lambda=config.get("ms_lambda", 0.0))
+
+    def init_from_autoencoder(self, autoencoder, sampler):
+        """G starts as the decoder, D's trunk as the encoder; the class Gaussians are fixed."""
+        self.generator.set_weights(autoencoder.get_layer("decoder").get_weights())
+        models.copy_trunk(autoencoder.get_layer("encoder"), self.discriminator)
+        self.set_latent(sampler)
+
+    @staticmethod
+    def build_generator(config):
+        return models.build_generator(tuple(config["image_shape"]), width=config["width"])
+
+    @staticmethod
+    def latents(labels, rng, sampler):
+        """Latents for the generator network alone (outside the model: grids, evaluation)."""
+        return sampler.sample(labels, rng).astype("float32")
+
+    @staticmethod
+    def generator_inputs(z, labels):
+        return z
 
     def set_latent(self, sampler):
         self.latent_means.assign(sampler.means)
@@ -260,10 +307,6 @@ class BAGAN(_Conditional):
         return self.update(gen_loss=g_loss, disc_loss=d_loss, mode_seeking=ms / replicas)
 
 
-def _bce(logits, target):
-    return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target), logits=logits)
-
-
 class BAGANGP(_Conditional):
     """BAGAN-GP: G(z, y) = decoder(z * Embedding(y)), both from the supervised autoencoder; a
     conditional critic D(x, y) with sigmoid cross-entropy on real (x, y), fake (G(z, y_f), y_f) and
@@ -283,6 +326,47 @@ class BAGANGP(_Conditional):
         self.discriminator = models.build_gp_discriminator(image_shape, num_classes)
         self.uniform_logits = _log_probs(np.full(num_classes, 1.0))
 
+    AUTOENCODER_PARTS = {"encoder": "gp_encoder", "decoder": "gp_decoder", "embedding": "gp_embedding"}
+    class_gaussians = False
+
+    @staticmethod
+    def make_optimizer(learning_rate):
+        """BAGAN-GP's Adam(lr, 0.5, 0.9), for the autoencoder, D and G alike."""
+        return keras.optimizers.Adam(learning_rate, beta_1=0.5, beta_2=0.9)
+
+    @staticmethod
+    def build_autoencoder(config):
+        return build_gp_autoencoder_model(tuple(config["image_shape"]), config["num_classes"],
+                                          learning_rate=config["lr"])
+
+    @staticmethod
+    def autoencoder_inputs(images, labels):
+        return (images, labels)
+
+    @classmethod
+    def configured(cls, config, d_probs=None, g_probs=None, validation=None):
+        return cls(tuple(config["image_shape"]), config["num_classes"], d_probs=d_probs, g_probs=g_probs,
+                   d_steps=config["critic_steps"], gp_weight=config["gp_weight"], seed=config["seed"],
+                   validation=validation)
+
+    def init_from_autoencoder(self, autoencoder, sampler=None):
+        """G = the autoencoder's label embedding and decoder; D starts afresh."""
+        self.embedding.set_weights(autoencoder.get_layer("gp_embedding").get_weights())
+        self.decoder.set_weights(autoencoder.get_layer("gp_decoder").get_weights())
+
+    @staticmethod
+    def build_generator(config):
+        embedding = models.build_gp_embedding(config["num_classes"])
+        return models.build_gp_generator(embedding, models.build_gp_decoder(tuple(config["image_shape"])))
+
+    @staticmethod
+    def latents(labels, rng, sampler=None):
+        return rng.standard_normal((len(labels), models.GP_LATENT_DIM)).astype("float32")
+
+    @staticmethod
+    def generator_inputs(z, labels):
+        return [z, labels]
+
     def generate(self, labels, training=False):
         z = self.noise((tf.shape(labels)[0], self.latent_dim))
         return self.generator([z, labels], training=training)
@@ -298,21 +382,15 @@ class BAGANGP(_Conditional):
             alpha = keras.random.normal((b, 1, 1, 1), seed=self.seed_generator)
         else:
             alpha = keras.random.uniform((b, 1, 1, 1), 0.0, 1.0, seed=self.seed_generator)
-        x_hat = real + alpha * (fake - real)
-        with tf.GradientTape() as gp_tape:
-            gp_tape.watch(x_hat)
-            critic = d(x_hat, fake_labels)
-        grads = gp_tape.gradient(critic, x_hat)
-        norm = tf.sqrt(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]) + 1e-12)
-        gp = self.mean(tf.square(norm - 1.0))
-        ce = self.mean(_bce(d(real, labels), 1.0) + _bce(d(fake, fake_labels), 0.0)
-                       + _bce(d(real, wrong_labels), 0.0))
+        gp = self.mean(gradient_penalty(self.discriminator, fake_labels, real, fake, alpha, training=training))
+        ce = self.mean(bce(d(real, labels), 1.0) + bce(d(fake, fake_labels), 0.0)
+                       + bce(d(real, wrong_labels), 0.0))
         return ce + self.gp_weight * gp, gp
 
     def _g_loss(self, real, training):
         labels = self.sample_labels(tf.shape(real)[0], self.g_logits)
         fake = self.generate(labels, training=training)
-        return self.mean(_bce(self.discriminator([fake, labels], training=training), 1.0))
+        return self.mean(bce(self.discriminator([fake, labels], training=training), 1.0))
 
     def losses_on(self, real, labels, training):
         return self._d_loss(real, labels, training)[0], self._g_loss(real, training)
@@ -332,3 +410,23 @@ class BAGANGP(_Conditional):
 def fake_count(batch_size, num_classes):
     """m = ceil(B / K) generated images join each real batch of B in a BAGAN D step."""
     return math.ceil(batch_size / num_classes)
+
+
+def variant(config):
+    """The model class of a run's --variant."""
+    return BAGANGP if config["variant"] == "gp" else BAGAN
+
+
+def build(config, d_probs=None, g_probs=None, validation=None, autoencoder=None, sampler=None):
+    """A function that returns the compiled adversarial model of a run's configuration (for
+    common.training.train), started from the trained autoencoder (and class Gaussians) when given."""
+    cls = variant(config)
+
+    def make():
+        model = cls.configured(config, d_probs, g_probs, validation)
+        if autoencoder is not None:
+            model.init_from_autoencoder(autoencoder, sampler)
+        model.compile(d_optimizer=cls.make_optimizer(config["lr"]),
+                      g_optimizer=cls.make_optimizer(config["lr"]))
+        return model
+    return make

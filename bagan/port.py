@@ -17,25 +17,18 @@ by the Keras 2 auto-names (they depend on how many models the original built in 
   unless the file comes from Keras >= 2.2, whose Flatten already flattens in (h, w, C) order
   (read from the Flatten's `data_format` in the stored config, or from `keras_version`).
 """
+import json
 import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import h5py
+import numpy as np
 
-import json  # noqa: E402
-import re  # noqa: E402
-import shutil  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-if __package__ in (None, ""):   # `python bagan/port.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import h5py  # noqa: E402
-import numpy as np  # noqa: E402
-
-from common import cli  # noqa: E402
-from common.errors import UserError  # noqa: E402
+from common import cli
+from common.errors import UserError
 
 # The original's output directory name (bagan_train.py `__main__`).
 RUN_NAME = re.compile(r"res_(?P<dataset>.+)_dmode_(?P<dmode>[a-z]+)_gmode_(?P<gmode>[a-z]+)"
@@ -451,13 +444,12 @@ def write_run(original, run_dir, config, kept=None):
     """Write the run directory bagan/train.py would have written after the same epochs: config.json,
     the latent Gaussians, a checkpoint + loss log for the autoencoder (class_{c}/autoencoder/) and for
     the GAN (class_{c}/gan/), and the per-network exports and logs under the original's names."""
-    import keras
     from bagan import gan
     from common import plots, training
 
     run_dir = Path(run_dir)
     tag = str(original.target_class)
-    lr = config["learning_rate"]
+    lr = config["lr"]
     run_dir.mkdir(parents=True)
     record = {"config": config, "versions": cli.versions(), "seed": config.get("seed"),
               "imported_from": str(original.folder.resolve())}
@@ -492,8 +484,7 @@ def write_run(original, run_dir, config, kept=None):
     model.generator.set_weights(original.generator.get_weights())
     model.discriminator.set_weights(original.discriminator.get_weights())
     model.set_latent(sampler)
-    model.compile(d_optimizer=keras.optimizers.Adam(lr, beta_1=0.5),
-                  g_optimizer=keras.optimizers.Adam(lr, beta_1=0.5))
+    model.compile(d_optimizer=gan.BAGAN.make_optimizer(lr), g_optimizer=gan.BAGAN.make_optimizer(lr))
     gan_run = run_dir / f"class_{tag}" / "gan"
     training.save_checkpoint(model, gan_run, original.epochs_done, resume)
     model.generator.save_weights(run_dir / f"class_{tag}_generator.weights.h5")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bagan.profiles import GP_DEFAULTS, PROFILES
+from bagan.profiles import PROFILES, VARIANTS
 from common import cli
 from common.errors import UserError
 
@@ -29,7 +29,7 @@ def parser():
                         "(the original's bare default is 0.2; the profiles use run.sh's 0.05)")
     g.add_argument("-c", "--target-class", type=cli.bounded(int, -1), default=None,
                    help="minority class; -1 = one BAGAN per class in turn (profiles: 0)")
-    g.add_argument("-l", "--learning-rate", "--lr", dest="learning_rate", type=cli.bounded(float, 0, low_open=True),
+    g.add_argument("-l", "--learning-rate", "--lr", dest="lr", type=cli.bounded(float, 0, low_open=True),
                    default=None,
                    help="Adam learning rate of every model (original 5e-5; BAGAN-GP 2e-4)")
     g.add_argument("-d", "--dmode", choices=("uniform", "rebalance"), default="uniform",
@@ -98,7 +98,7 @@ def run_dir_name(config):
     u = "natural" if config["keep_imbalance"] else config["unbalance"]
     variant = "_gp" if config["variant"] == "gp" else ""
     return (f"res_{dataset_tag(config['dataset'])}{variant}_dmode_{config['dmode']}_gmode_{config['gmode']}"
-            f"_unbalance_{u}_epochs_{config['epochs']}_lr_{config['learning_rate']:f}_seed_{config['seed']}")
+            f"_unbalance_{u}_epochs_{config['epochs']}_lr_{config['lr']:f}_seed_{config['seed']}")
 
 
 def load_data(config, data_dir):
@@ -143,7 +143,8 @@ class Runner:
         self.config, self.res = config, Path(res_dir)
         self.train_all, self.test = train, test
         self.image_shape, self.num_classes = image_shape, num_classes
-        self.gp = config["variant"] == "gp"
+        from bagan.gan import variant
+        self.variant = variant(config)
         self.verbose = 0 if config.get("quiet") else "auto"
         # Like --epochs, --ae-epochs and its early stopping only say how long to go on: a run may
         # resume with other values. The autoencoder's checkpoints ignore the adversarial phase's keys,
@@ -154,21 +155,15 @@ class Runner:
     # -- phase 1 ------------------------------------------------------------------------------------
     def autoencoder(self, c, x, y):
         import tensorflow as tf
-        from bagan import gan
         from common import pipeline, training
-        cfg, tag = self.config, class_label(c)
-        lr = cfg["learning_rate"]
+        cfg, tag, v = self.config, class_label(c), self.variant
 
         def build():
-            if self.gp:
-                return gan.build_gp_autoencoder_model(self.image_shape, self.num_classes, learning_rate=lr)
-            return gan.build_autoencoder_model(self.image_shape, learning_rate=lr, width=cfg["width"])
+            return v.build_autoencoder(cfg)
 
         def data_fn(start):
             ds, _ = pipeline.make_dataset(x, y, cfg["batch_size"], cfg["seed"], start_epoch=start)
-            if self.gp:
-                return ds.map(lambda im, lab: ((im, tf.cast(lab, tf.int32)), im))
-            return ds.map(lambda im, lab: (im, im))
+            return ds.map(lambda im, lab: (v.autoencoder_inputs(im, tf.cast(lab, tf.int32)), im))
 
         steps = len(x) // cfg["batch_size"]
         shown = self._shown(y)
@@ -176,17 +171,14 @@ class Runner:
 
         def sample_fn(model):
             inp = pipeline.scale(real).numpy()
-            if self.gp:
-                out = infer(model, [inp, y[shown.ravel()].astype("int32")])
-            else:
-                out = infer(model, inp)
+            out = infer(model, v.autoencoder_inputs(inp, y[shown.ravel()].astype("int32")))
             rows = np.stack([inp.reshape(*shown.shape, *self.image_shape),
                              out.reshape(*shown.shape, *self.image_shape)], 1)
             return {"images": rows.reshape(-1, shown.shape[1], *self.image_shape),
                     "row_labels": [f"{k} {s}" for k in self._shown_classes(y) for s in ("real", "autoenc")]}
 
         run = self.res / f"class_{tag}" / "autoencoder"
-        start, done_before = time.time(), self._epochs_done(run)
+        start, done_before = time.time(), cli.epochs_done(run)
         val_inputs, val_images = self._autoencoder_validation()
 
         def val_loss(model):
@@ -212,16 +204,16 @@ class Runner:
 
         if not patience:            # the original: a fixed number of epochs
             model = train_to(cfg["ae_epochs"])
-            done = self._epochs_done(run)
+            done = cli.epochs_done(run)
             if not history or history[-1][0] != done:
                 history.append([done, val_loss(model)])
         else:
-            done = self._epochs_done(run)
+            done = cli.epochs_done(run)
             # an autoencoder trained without per-epoch validation (e.g. imported) is not continued
             stopped = done > len(history) or (bool(history) and stop_state()[1])
             while not stopped and done < cfg["ae_epochs"]:
                 model = train_to(done + 1)
-                done = self._epochs_done(run)
+                done = cli.epochs_done(run)
                 history.append([done, val_loss(model)])
                 cli.write_json_atomic(history_path, history)     # kept if the run is interrupted
                 best, stopped = stop_state()
@@ -243,12 +235,8 @@ class Runner:
             print(f"autoencoder: {done} epochs, validation loss {summary['best_val_loss']:.5f} "
                   f"(epoch {summary['best_epoch']})", flush=True)
         self._timing(tag, "autoencoder", run, start, steps, done_before)
-        enc_name, dec_name = ("gp_encoder", "gp_decoder") if self.gp else ("encoder", "decoder")
-        encoder, decoder = model.get_layer(enc_name), model.get_layer(dec_name)
-        encoder.save_weights(self.res / f"{tag}_encoder.weights.h5")
-        decoder.save_weights(self.res / f"{tag}_decoder.weights.h5")
-        if self.gp:
-            model.get_layer("gp_embedding").save_weights(self.res / f"{tag}_embedding.weights.h5")
+        for part, layer in v.AUTOENCODER_PARTS.items():
+            model.get_layer(layer).save_weights(self.res / f"{tag}_{part}.weights.h5")
         self._export_csv(run / training.LOSSES_CSV, self.res / f"{tag}_autoencoder.csv", {"epoch": "epoch", "loss": "loss"})
         return model
 
@@ -262,7 +250,7 @@ class Runner:
         from common import pipeline
         images, labels = self._test_subset()
         images = pipeline.scale(images).numpy()
-        return ([images, labels.astype("int32")] if self.gp else images), images
+        return self.variant.autoencoder_inputs(images, labels.astype("int32")), images
 
     # -- phase 2 ------------------------------------------------------------------------------------
     def latent_sampler(self, tag, encoder, x, y):
@@ -279,43 +267,19 @@ class Runner:
 
     # -- phase 3 ------------------------------------------------------------------------------------
     def adversarial(self, c, x, y, ae_model):
-        import keras
         import tensorflow as tf
-        from bagan import gan, models
+        from bagan import gan
         from common import pipeline, plots, training
-        cfg, tag = self.config, class_label(c)
-        lr = cfg["learning_rate"]
+        cfg, tag, v = self.config, class_label(c), self.variant
         d_probs = pipeline.class_probabilities(y, cfg["dmode"], self.num_classes)
         g_probs = pipeline.class_probabilities(y, cfg["gmode"], self.num_classes)
         test_x, test_y = self._test_subset()
         batch = min(cfg["batch_size"], len(test_x))
         test_stream = pipeline.make_dataset(test_x, test_y, batch, cfg["seed"], epochs=1,
                                             shuffle=False)[0]
-        if self.gp:
-            encoder = ae_model.get_layer("gp_encoder")
-            sampler = None
-        else:
-            encoder = ae_model.get_layer("encoder")
-            sampler = self.latent_sampler(tag, encoder, x, y)
-
-        def build():
-            if self.gp:
-                model = gan.BAGANGP(self.image_shape, self.num_classes, d_probs=d_probs, g_probs=g_probs,
-                                    d_steps=cfg["d_steps"], gp_weight=cfg["gp_weight"], seed=cfg["seed"],
-                                    validation=test_stream)
-                model.embedding.set_weights(ae_model.get_layer("gp_embedding").get_weights())
-                model.decoder.set_weights(ae_model.get_layer("gp_decoder").get_weights())
-                opt = lambda: keras.optimizers.Adam(lr, beta_1=0.5, beta_2=0.9)  # noqa: E731
-            else:
-                model = gan.BAGAN(self.image_shape, self.num_classes, d_probs=d_probs, g_probs=g_probs,
-                                  width=cfg["width"], seed=cfg["seed"], validation=test_stream,
-                                  loss=cfg.get("loss", "clipped"), ms_lambda=cfg.get("ms_lambda", 0.0))
-                model.generator.set_weights(ae_model.get_layer("decoder").get_weights())
-                models.copy_trunk(encoder, model.discriminator)
-                model.set_latent(sampler)
-                opt = lambda: keras.optimizers.Adam(lr, beta_1=0.5)  # noqa: E731
-            model.compile(d_optimizer=opt(), g_optimizer=opt())
-            return model
+        encoder = ae_model.get_layer(v.AUTOENCODER_PARTS["encoder"])
+        sampler = self.latent_sampler(tag, encoder, x, y) if v.class_gaussians else None
+        build = gan.build(cfg, d_probs, g_probs, test_stream, ae_model, sampler)
 
         def data_fn(start):
             mode = "uniform" if cfg.get("real_sampling") == "balanced" else None
@@ -328,16 +292,12 @@ class Runner:
         cols = shown.shape[1]
         fixed_labels = np.repeat(classes, cols).astype("int32")
         rng = np.random.default_rng(1234)
-        if self.gp:
-            fixed_z = rng.standard_normal((len(fixed_labels), models.GP_LATENT_DIM)).astype("float32")
-        else:
-            fixed_z = sampler.sample(fixed_labels, rng).astype("float32")
+        fixed_z = v.latents(fixed_labels, rng, sampler)
         real = pipeline.scale(x[shown.ravel()]).numpy()
-        autoenc = infer(ae_model, [real, y[shown.ravel()].astype("int32")] if self.gp else real)
+        autoenc = infer(ae_model, v.autoencoder_inputs(real, y[shown.ravel()].astype("int32")))
 
         def generate(model):
-            inputs = [fixed_z, fixed_labels] if self.gp else fixed_z
-            return infer(model.generator, inputs)
+            return infer(model.generator, v.generator_inputs(fixed_z, fixed_labels))
 
         def sample_fn(model):
             rows = np.stack([real.reshape(*shown.shape, *self.image_shape),
@@ -351,7 +311,7 @@ class Runner:
         if not init_png.exists():
             plots.image_grid(path=init_png, **sample_fn(build()))
         steps = len(x) // cfg["batch_size"]
-        start, done_before = time.time(), self._epochs_done(run)
+        start, done_before = time.time(), cli.epochs_done(run)
         with training.without_remapper():        # fails on this graph too (see the autoencoder)
             model = training.train(build, data_fn, run, epochs=cfg["epochs"], steps_per_epoch=steps,
                                    config=self.resume_config, save_every=cfg["save_every"], sample_fn=sample_fn,
@@ -372,11 +332,8 @@ class Runner:
         rows = 5 if c is not None else min(5, self.num_classes)     # the rarest classes, one row each
         target = [c] * 40 if c is not None else list(np.argsort(np.bincount(y, minlength=self.num_classes))[:rows]) * 8
         labels = np.sort(np.asarray(target, "int32"))
-        if self.gp:
-            z = rng.standard_normal((len(labels), models.GP_LATENT_DIM)).astype("float32")
-            images = infer(model.generator, [z, labels])
-        else:
-            images = infer(model.generator, sampler.sample(labels, rng).astype("float32"))
+        z = v.latents(labels, rng, sampler)
+        images = infer(model.generator, v.generator_inputs(z, labels))
         plots.image_grid(images.reshape(rows, 8, *self.image_shape), self.res / f"plot_class_{tag}.png",
                          title=f"generated, class {tag}")
         return model
@@ -404,17 +361,13 @@ class Runner:
         table = plots.read_log(source)       # epochs from 1, also for a log of an older version
         table[[c for c in columns if c in table]].rename(columns=columns).to_csv(dest, index=False)
 
-    @staticmethod
-    def _epochs_done(run):
-        return cli.epochs_done(run)
-
     def _timing(self, tag, phase, run, start, steps, done_before):
         """Wall time per epoch of this invocation (epochs actually run, resumed ones excluded)."""
         path = self.res / "timing.json"
         record = json.loads(path.read_text()) if path.exists() else {}
         key = f"{tag}_{phase}"
-        ran = self._epochs_done(run) - done_before
-        state = {"epoch": self._epochs_done(run)}
+        ran = cli.epochs_done(run) - done_before
+        state = {"epoch": cli.epochs_done(run)}
         if ran > 0:
             seconds = time.time() - start
             record[key] = {"epochs_done": state["epoch"], "epochs_timed": ran, "seconds": round(seconds, 1),
@@ -460,10 +413,9 @@ def train(args):
     config = cli.resolve(args, PROFILES)
     if config["strategy"] == "multiworker":     # its own exports are not yet written by the chief only
         raise UserError("bagan/train.py does not run under --strategy multiworker yet; use default or mirrored")
-    if config["variant"] == "gp":
-        for k, v in GP_DEFAULTS.items():
-            if getattr(args, k, None) is None:
-                config[k] = v
+    for k, v in VARIANTS[config["variant"]].items():
+        if getattr(args, k, None) is None:
+            config[k] = v
     from common import datasets      # TensorFlow (common.training) only once the inputs are checked
     data_dir = datasets.data_dir(config.get("data_dir"))
     train, test = load_data(config, data_dir)
@@ -482,7 +434,7 @@ def train(args):
     config["image_shape"] = list(image_shape)
     config["num_classes"] = num_classes
     config["class_names"] = [str(n) for n in train.class_names]
-    res = cli.prepare_run_dir(out / run_dir_name(config), config)
+    res = cli.prepare_run_dir(out / run_dir_name(config), config, "bagan")
     from common.training import seed_everything
     seed_everything(config["seed"])
     runner = Runner(config, res, train, test, image_shape, num_classes)

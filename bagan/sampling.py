@@ -32,20 +32,12 @@ class Generator:
     """A trained generator of a result directory, for class-conditional sampling in uint8."""
 
     def __init__(self, run_dir, config, tag, phase="gan"):
-        from bagan import gan, models
+        from bagan import gan
         run_dir = Path(run_dir)
-        shape, k = tuple(config["image_shape"]), config["num_classes"]
-        self.gp = config["variant"] == "gp"
-        if self.gp:
-            self.latent_dim = models.GP_LATENT_DIM
-            emb = models.build_gp_embedding(k)
-            self.model = models.build_gp_generator(emb, models.build_gp_decoder(shape))
-            self.sampler = None
-        else:
-            self.latent_dim = models.LATENT_DIM
-            self.model = models.build_generator(shape, width=config["width"])
-            self.sampler = gan.LatentSampler.load(run_dir, tag)
-        if phase == "init" and not self.gp:     # phase 2: the decoder before adversarial training
+        self.variant = gan.variant(config)
+        self.model = self.variant.build_generator(config)
+        self.sampler = gan.LatentSampler.load(run_dir, tag) if self.variant.class_gaussians else None
+        if phase == "init" and self.variant.class_gaussians:     # phase 2: the decoder before adversarial training
             self.model.load_weights(run_dir / f"{tag}_decoder.weights.h5")
         else:
             self.model.load_weights(run_dir / f"class_{tag}_generator.weights.h5")
@@ -54,10 +46,6 @@ class Generator:
         from common.pipeline import to_uint8
         from common.training import predict    # one generator per class: no retracing warnings
         labels = np.asarray(labels, "int32")
-        if self.gp:
-            z = rng.standard_normal((len(labels), self.latent_dim)).astype("float32")
-            images = predict(self.model, [z, labels], batch_size=batch_size)
-        else:
-            z = self.sampler.sample(labels, rng).astype("float32")
-            images = predict(self.model, z, batch_size=batch_size)
+        z = self.variant.latents(labels, rng, self.sampler)
+        images = predict(self.model, self.variant.generator_inputs(z, labels), batch_size=batch_size)
         return to_uint8(images)

@@ -6,18 +6,15 @@ Writes RUN_DIR/convergence.png (M, k_t and the learning rate per step), RUN_DIR/
 RUN_DIR/metrics.json, RUN_DIR/metrics.md and RUN_DIR/headline.json. FID/KID need common.metrics.fid;
 without it they are reported as unavailable.
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import json
+from pathlib import Path
 
-import json  # noqa: E402
-from pathlib import Path  # noqa: E402
+import numpy as np
+import pandas as pd
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from common import cli, datasets  # noqa: E402
-from common.cli import positive_int  # noqa: E402
+from common import cli, datasets
+from common.cli import positive_int
 
 FID_SAMPLES = {"smoke": 64, "quick": None, "paper": None}   # None: as many as held-out images
 

@@ -6,18 +6,15 @@ Writes OUT/samples.png and samples.npz (uint8), OUT/interpolation.png (one row p
 steps between them) and OUT/reconstruction.png (held-out real images over their D(x)); OUT defaults
 to RUN_DIR/generated.
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from pathlib import Path
 
-from pathlib import Path  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from began.sampling import (generate, grid, held_out_images, interpolations, latent,  # noqa: E402
+from common import cli, datasets
+from common.cli import bounded, positive_int
+from began.sampling import (generate, grid, held_out_images, interpolations, latent,
                             load_run, read_config, reconstructions)
-from common import cli, datasets  # noqa: E402
-from common.cli import bounded, positive_int  # noqa: E402
 
 
 @cli.main

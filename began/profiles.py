@@ -5,11 +5,11 @@
 # averaged M over lr_update_step steps), i.e. thousands of steps, never a 2-epoch window.
 SHARED = dict(dataset="celeba", gamma=0.5, lambda_k=0.001, lr=1e-4, lr_decay="step",
               lr_min_delta=0.01, lr_patience=1, lr_step=100000, lr_window=100000, lr_floor=2e-5,
-              max_images=None, shared_z=False)
+              train_limit=None, shared_z=False)
 PROFILES = {
     # seconds: checks that everything runs (halvings every 4 steps so that the schedule acts)
     "smoke": dict(SHARED, image_size=32, num_filters=8, hidden=16, batch_size=8, epochs=1,
-                  max_images=64, lr_step=4, lr_window=4),
+                  train_limit=64, lr_step=4, lr_window=4),
     # ~40 min on an idle 2-core CPU (~75 images/s): 32x32 faces, the 4,560 training images of the
     # CelebA subset, n = 16, one z for both losses (carpedm20) to save a quarter of the work. 40
     # epochs, not 8: at 8 the samples are still one face (FID 223), at 40 they vary (FID 105), which

@@ -7,22 +7,19 @@ Writes RUN_DIR/config.json, checkpoints/ (k_t, optimizer steps and M-rule state 
 (epoch means), steps.csv (per step: L(x), L(G(z)), k_t, M, lr), samples/epoch_NNNN.png from a fixed
 z, and timing.json (training throughput). Running the same command again resumes.
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import argparse
+import time
+from pathlib import Path
 
-import argparse  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from began import IMAGE_SIZES  # noqa: E402
-from began.data import image_files, load_images  # noqa: E402
-from common import cli, datasets  # noqa: E402
-from common.cli import bounded, positive_int  # noqa: E402
-from common.errors import UserError  # noqa: E402
-from began.profiles import PROFILES  # noqa: E402
+from common import cli, datasets
+from common.cli import bounded, positive_int
+from common.errors import UserError
+from began import IMAGE_SIZES
+from began.data import image_files, load_images
+from began.profiles import PROFILES
 
 NOT_CONFIG = ("start_epoch", "add_epochs", "name")
 
@@ -56,7 +53,8 @@ def parser():
     g.add_argument("--lr-min-delta", type=bounded(float, 0, 1, high_open=True), default=None,
                    help="plateau: relative fall of the window mean of M that counts as improving, "
                         "in [0, 1) (default 0.01)")
-    g.add_argument("--max-images", type=positive_int, default=None, help="train on a seeded subset of N images")
+    g.add_argument("--train-limit", "--max-images", dest="train_limit", type=positive_int, default=None,
+                   help="train on a seeded subset of N images")
     g.add_argument("--shared-z", action=argparse.BooleanOptionalAction, default=None,
                    help="one z for the D and G losses (carpedm20; faster) instead of separate z_D "
                         "and z_G (paper) (profile: on for quick)")
@@ -83,10 +81,6 @@ def run_name(config):
     return f"{data}_{config['image_size']}px_{config['profile']}_seed{config['seed']}"
 
 
-def done_epochs(run_dir):
-    return cli.epochs_done(run_dir)
-
-
 def sample_fn(config, rows=8, cols=8):
     """Samples from one fixed z (drawn with NumPy: the model's own RNG stream is left alone)."""
     z = np.random.default_rng(config["seed"] + 1).uniform(-1, 1, (rows * cols, config["hidden"]))
@@ -106,15 +100,15 @@ def main(argv=None):
     data_dir = datasets.data_dir(args.data_dir)
     out = Path(args.out or "results/began")
     run_dir = out / (args.name or run_name(config))
-    done = 0 if args.overwrite else done_epochs(run_dir)
+    done = 0 if args.overwrite else cli.epochs_done(run_dir)
     if args.start_epoch is not None and args.start_epoch != done:
         raise UserError(f"--start-epoch {args.start_epoch}: {run_dir} has {done} epochs done; "
                         f"resume with --start-epoch {done} (only the latest checkpoint is resumable)")
     if args.add_epochs is not None:
         config["epochs"] = done + args.add_epochs
     images = load_images(config, data_dir)
-    if config["max_images"]:
-        keep = np.random.default_rng(config["seed"]).permutation(len(images))[:config["max_images"]]
+    if config["train_limit"]:
+        keep = np.random.default_rng(config["seed"]).permutation(len(images))[:config["train_limit"]]
         images = images[np.sort(keep)]
     if len(images) < config["batch_size"]:
         raise UserError(f"{len(images)} images are fewer than one batch of {config['batch_size']}; "
@@ -122,7 +116,7 @@ def main(argv=None):
 
     from common import pipeline, training
     from began import gan
-    cli.prepare_run_dir(run_dir, config)
+    cli.prepare_run_dir(run_dir, config, "began")
     training.seed_everything(config["seed"])
     steps = len(images) // config["batch_size"]   # make_dataset drops the last partial batch
     total = steps * config["epochs"]

@@ -22,13 +22,9 @@ import tensorflow as tf
 
 from cgan_infogan import models
 from common.gan import GAN
+from common.losses import bce
 
 INFO_WEIGHT = 0.1        # lambda of the continuous-code NLL
-
-
-def bce(logits, target):
-    """Per-example binary cross-entropy against a constant target, on logits."""
-    return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target), logits=logits)[:, 0]
 
 
 def unit_normal_nll(c, mu):

@@ -115,7 +115,7 @@ def train_one(model_name, config, images, labels, run_dir):
             # the default's record is left as it was, so that runs made before the variants resume
             sub_config.update(variant=config["infogan_variant"], **variant)
             sub_config["lr"] = None
-    sub_dir = cli.prepare_run_dir(run_dir / model_name, sub_config)
+    sub_dir = cli.prepare_run_dir(run_dir / model_name, sub_config, "cgan_infogan")
     done_before = cli.epochs_done(sub_dir)
     training.seed_everything(config["seed"] + (0 if model_name == "cgan" else 1))
 
@@ -193,7 +193,8 @@ def train(argv=None):
     run_dir = run_dir_of(config)
     # The top-level config records the request; --overwrite applies to the model(s) trained now only,
     # and which model(s) a call trains is no mismatch: each has its own resumable sub-directory.
-    cli.prepare_run_dir(run_dir, {k: v for k, v in config.items() if k != "model"} | {"overwrite": False})
+    cli.prepare_run_dir(run_dir, {k: v for k, v in config.items() if k != "model"} | {"overwrite": False},
+                        "cgan_infogan")
     for model_name in (MODELS if config["model"] == "both" else (config["model"],)):
         print(f"== {model_name}: {run_dir / model_name}")
         train_one(model_name, config, data.images[index], data.labels[index], run_dir)

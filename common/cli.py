@@ -3,6 +3,7 @@ import argparse
 import atexit
 import errno
 import functools
+import itertools
 import json
 import math
 import os
@@ -174,12 +175,29 @@ def read_json(path, what="file"):
                         "again (a run: train it again with --overwrite)") from None
 
 
+# One name per concept in every package's configuration: {name in config.json files written before: name}.
+# Such files are read under the new names, and their checkpoints still resume (common.training).
+RENAMED = {"learning_rate": "lr", "d_steps": "critic_steps", "max_images": "train_limit",
+           "max_train": "train_limit"}
+
+
+def current_names(config):
+    return {RENAMED.get(k, k): v for k, v in config.items()}
+
+
+def former_namings(config):
+    """`config` under every mix of current and former names, current first: one of them is what a
+    run written before a renaming hashed."""
+    options = [[(k, v)] + [(old, v) for old, new in RENAMED.items() if new == k] for k, v in config.items()]
+    return [dict(naming) for naming in itertools.product(*options)]
+
+
 def read_config(run_dir):
-    """The configuration a run directory was made with (its config.json's "config")."""
+    """The configuration a run directory was made with (its config.json's "config"), in current names."""
     record = read_json(Path(run_dir) / CONFIG_FILE, "run configuration")
     if not isinstance(record, dict) or not isinstance(record.get("config"), dict):
         raise UserError(f"{Path(run_dir) / CONFIG_FILE} is not a run configuration of this suite")
-    return record["config"]
+    return current_names(record["config"])
 
 
 def epochs_done(run_dir):
@@ -276,12 +294,13 @@ def is_chief():
     return task.get("type") == "worker" and int(task.get("index", 0)) == 0
 
 
-def prepare_run_dir(run_dir, config):
+def prepare_run_dir(run_dir, config, package=None):
     """Create (or reopen for resumption) a run directory, lock it, and write its config.json.
 
     An existing run with a checkpoint is resumed only when its configuration matches; `--overwrite`
     starts it over. Call this after the inputs have been validated, so that a mistake never touches
     what is on disk. The other workers of a multi-worker run (TF_CONFIG) only check: the chief writes.
+    `package` (e.g. "bagan") is recorded so that common.generators knows which package wrote the run.
     """
     run_dir = Path(run_dir)
     _check_folder_path(run_dir)
@@ -306,6 +325,8 @@ def prepare_run_dir(run_dir, config):
         lock_run_dir(run_dir)
     record = {"config": config, "versions": versions(), "seed": config.get("seed"),
               "command": command_line(), "written": time.strftime("%Y-%m-%d %H:%M:%S")}
+    if package:
+        record["package"] = package
     write_json_atomic(config_path, record)
     return run_dir
 

@@ -401,7 +401,8 @@ def _debias_classifier(run_dir, config, model):
                     "generator: pass its experiment directory or the BEGAN run")
 
 
-# Which package wrote a run: config.json keys only its train command writes, checked in order.
+# Which package wrote a run, by config.json keys only its train command writes: for a debias run, a
+# classifier's or an experiment's; for runs written before config.json named its package, any.
 PACKAGES = (
     ("bagan", {"unbalance", "variant", "ae_epochs"}, _bagan),
     ("dagan", {"critic_steps", "gp_axes", "z_dim"}, _dagan),
@@ -422,6 +423,11 @@ def identify(run_dir):
         raise UserError(f"{run_dir} is not a run directory of this suite (no {cli.CONFIG_FILE}); pass the "
                         "folder a train command wrote (bagan's res_..., dagan's, cgan_infogan's, began's run)")
     config = cli.read_config(run_dir)
+    written_by = cli.read_json(run_dir / cli.CONFIG_FILE, "run configuration").get("package")
+    rows = [row for row in PACKAGES if row[0] == written_by]
+    if rows:
+        package, _, adapter = next((row for row in rows if row[1] <= config.keys()), rows[0])
+        return package, config, adapter
     for package, keys, adapter in PACKAGES:
         if keys <= config.keys():
             return package, config, adapter

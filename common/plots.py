@@ -1,12 +1,10 @@
 """Pictures a user looks at: image grids with row/column labels, loss curves, confusion matrices."""
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
+# Figures made without pyplot: no GUI backend is chosen and no figure stays registered after saving.
+from matplotlib.figure import Figure
 
 
 def _save(fig, path):
@@ -14,7 +12,6 @@ def _save(fig, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(".tmp-" + path.name)
     fig.savefig(tmp, format=path.suffix.lstrip(".") or "png", bbox_inches="tight", dpi=100)
-    plt.close(fig)
     tmp.replace(path)
     return path
 
@@ -27,8 +24,8 @@ def image_grid(images, path, row_labels=None, col_labels=None, title=None):
     rows, cols = images.shape[:2]
     h, w = images.shape[2:4]
     scale = max(0.6, 48 / max(h, w))
-    fig, axes = plt.subplots(rows, cols, squeeze=False,
-                             figsize=(cols * w * scale / 40 + 1, rows * h * scale / 40 + 0.5))
+    fig = Figure(figsize=(cols * w * scale / 40 + 1, rows * h * scale / 40 + 0.5))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for r in range(rows):
         for c in range(cols):
             ax = axes[r][c]
@@ -61,7 +58,8 @@ def loss_curves(csv_path, path, x="epoch", title=None):
     table = read_log(csv_path)
     if table.empty:
         return None
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig = Figure(figsize=(7, 4))
+    ax = fig.subplots()
     for column in table.columns:
         if column != x and column != "step" and column != "epoch":
             ax.plot(table[x], table[column], label=column,     # short runs: points, not empty frames
@@ -77,7 +75,8 @@ def loss_curves(csv_path, path, x="epoch", title=None):
 
 def confusion_matrix(y_true, y_pred, path, labels=None, title=None):
     from sklearn.metrics import ConfusionMatrixDisplay
-    fig, ax = plt.subplots(figsize=(6, 6))
+    fig = Figure(figsize=(6, 6))
+    ax = fig.subplots()
     ConfusionMatrixDisplay.from_predictions(y_true, y_pred, display_labels=labels, ax=ax,
                                             colorbar=False, values_format="d")
     if title:

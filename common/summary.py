@@ -10,16 +10,13 @@ without any. With --scoreboard, each headline row also replaces the scoreboard r
 package, claim and profile (other rows stay: the scoreboard keeps what earlier runs measured), and
 --page renders the scoreboard into the page between its two scoreboard markers.
 """
-import os
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import math
+from pathlib import Path
 
-import math  # noqa: E402
-from pathlib import Path  # noqa: E402
+import pandas as pd
 
-import pandas as pd  # noqa: E402
-
-from common.cli import ArgumentParser, main, read_json  # noqa: E402
-from common.errors import UserError  # noqa: E402
+from common.cli import ArgumentParser, main, read_json
+from common.errors import UserError
 
 COLUMNS = ["package", "paper", "metric", "paper_value", "value", "profile", "seed", "wall_time_s",
            "status", "run_dir", "notes", "target", "seeds", "command"]

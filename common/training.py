@@ -6,6 +6,7 @@ import contextlib
 import csv
 import functools
 import hashlib
+import itertools
 import json
 import math
 import os
@@ -21,7 +22,7 @@ import numpy as np
 import tensorflow as tf
 
 from common import plots
-from common.cli import STATE_FILE, defining, read_json, write_json_atomic
+from common.cli import ADDED_KEYS, STATE_FILE, defining, epochs_done, former_namings, write_json_atomic
 from common.errors import TrainingError, UserError
 from common.gan import multi_worker
 
@@ -57,8 +58,12 @@ def get_strategy(name="default"):
     return tf.distribute.get_strategy()
 
 
-def config_hash(config):
-    return hashlib.sha1(json.dumps(defining(config), sort_keys=True, default=str).encode()).hexdigest()
+def config_hash(config, keep_added=()):
+    """Digest of the keys that define a run; keep_added: added keys (cli.ADDED_KEYS) to keep even at
+    their default."""
+    keys = defining(config)
+    keys.update({k: config[k] for k in keep_added if k in config})
+    return hashlib.sha1(json.dumps(keys, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _seed_states(model):
@@ -125,6 +130,16 @@ def _candidates(run_dir):
     return found
 
 
+def _accepted_hashes(config):
+    """The digests this config may have been saved under: an added key at its default was part of
+    the digest of runs written after the package had it but before it was listed in ADDED_KEYS
+    (e.g. DAGAN's ms_lambda), so every choice of kept added keys is accepted; and a run written
+    before a key's renaming (cli.RENAMED) hashed it under the old name."""
+    added = [k for k in ADDED_KEYS if k in config and config[k] == ADDED_KEYS[k]]
+    return {config_hash(naming, kept) for naming in former_namings(config) for n in range(len(added) + 1)
+            for kept in itertools.combinations(added, n)}
+
+
 def load_checkpoint(model, run_dir, config=None):
     """Restore the latest readable checkpoint of a run dir into a built and compiled model; returns
     the number of epochs already done (0 when there is none). A damaged latest checkpoint (e.g. a
@@ -137,7 +152,7 @@ def load_checkpoint(model, run_dir, config=None):
         raise UserError(f"{run_dir} has a {STATE_FILE} but no checkpoint in {run_dir / CHECKPOINTS}; "
                         "pass --overwrite to start over")
     for i, state in enumerate(candidates):
-        if config is not None and state.get("config_hash", config_hash(config)) != config_hash(config):
+        if config is not None and state.get("config_hash", config_hash(config)) not in _accepted_hashes(config):
             raise TrainingError(f"{run_dir}: the checkpoint was made with another configuration; "
                                 "pass --overwrite to start over")
         checkpoint = run_dir / CHECKPOINTS / state["checkpoint"]
@@ -444,8 +459,7 @@ def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=
               steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
               shuffle=False)
     if guard.bad:
-        state = out_dir / STATE_FILE
-        kept = read_json(state, "training state")["epoch"] if state.exists() else None
+        kept = epochs_done(out_dir)
         raise TrainingError(f"{guard.bad}; the last good checkpoint "
                             + (f"(epoch {kept}) is kept in {run_dir / CHECKPOINTS}" if kept
                                else "does not exist: no epoch finished"))

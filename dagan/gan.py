@@ -24,33 +24,10 @@ import tensorflow as tf
 
 from common.errors import UserError
 from common.gan import GAN
-from common.losses import MS_EPSILON, mode_seeking
+from common.losses import GP_AXES, MS_EPSILON, gradient_penalty, mode_seeking
 from dagan import models
 
-GP_AXES = ("sample", "height")
 MS_DROPOUT = ("independent", "shared")
-
-
-def gradient_penalty(critic, conditioning, real, fake, alpha, axes="sample"):
-    """WGAN-GP penalty at x_hat = real + alpha (fake - real) (alpha: one value per sample).
-
-    axes="sample": the norm of each sample's gradient over height, width and channels (the WGAN-GP
-    definition). axes="height": the TF original's `sqrt(sum(grad^2, axis=1))` on NHWC, a norm over
-    height only whose penalty is then averaged over (width, channels); kept to reproduce it.
-    Returns the per-sample penalties."""
-    alpha = tf.reshape(tf.cast(alpha, real.dtype), [-1, 1, 1, 1])
-    x_hat = real + alpha * (fake - real)
-    with tf.GradientTape() as tape:
-        tape.watch(x_hat)
-        score = critic([x_hat, conditioning], training=True)
-    grad = tape.gradient(score, x_hat)
-    if axes == "sample":
-        norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=[1, 2, 3]) + 1e-12)
-        return tf.square(norm - 1.0)
-    if axes == "height":
-        norm = tf.sqrt(tf.reduce_sum(tf.square(grad), axis=1) + 1e-12)      # (B, W, C)
-        return tf.reduce_mean(tf.square(norm - 1.0), axis=[1, 2])
-    raise ValueError(f"gradient penalty axes must be one of {GP_AXES}, not {axes!r}")
 
 
 def class_index(labels, min_images=2):

@@ -106,10 +106,6 @@ def sample_fn(images, seed, z_dim):
     return sample
 
 
-def done_epochs(run_dir):
-    return cli.epochs_done(run_dir)
-
-
 def export_generator(model, run_dir):
     tmp = Path(run_dir) / "generator.partial.keras"
     model.generator.save(tmp)
@@ -137,8 +133,8 @@ def train(argv=None):
     from common import training
     out = Path(args.out or "results/dagan")
     run_dir = out / (args.name or run_name(config))
-    done = 0 if args.overwrite else done_epochs(run_dir)
-    cli.prepare_run_dir(run_dir, config)
+    done = 0 if args.overwrite else cli.epochs_done(run_dir)
+    cli.prepare_run_dir(run_dir, config, "dagan")
     training.seed_everything(config["seed"])
     steps = config["steps_per_epoch"]
     start = time.perf_counter()

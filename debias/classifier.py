@@ -77,8 +77,8 @@ def fit(run_dir, config, train, val, weighted_val=False, verbose="auto"):
     seed = config["seed"] + (1 if config.get("model_train") == "protected" else 0)
     make = build(config, seed)
     history = _history(run_dir)
-    history = [h for h in history if h[0] <= (cli.read_json(run_dir / cli.STATE_FILE)["epoch"]
-                                              if (run_dir / cli.STATE_FILE).exists() else 0)]
+    done = cli.epochs_done(run_dir)
+    history = [h for h in history if h[0] <= done]
     best = max((ap for _, ap in history), default=-1.0)
     batch = min(config["batch_size"], len(images))
     training.seed_everything(seed)

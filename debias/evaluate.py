@@ -11,13 +11,10 @@ holds the other definition as KL_other.
 Writes metrics.json, metrics.md (baseline vs de-biased beside the paper's category means) and
 headline.json.
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from common import cli  # noqa: E402
-from common.cli import positive_int  # noqa: E402
-from debias import experiment, metrics, report  # noqa: E402
+from common import cli
+from common.cli import positive_int
+from debias import experiment, metrics, report
 
 
 def parser():

@@ -55,12 +55,12 @@ MODELS = ("baseline", "protected", "gan-debiased")
 # kl: the KL definition of the evaluation (debias.metrics.KL_DEFINITIONS; "original" = the paper's).
 SHARED = dict(attribute="Arched_Eyebrows", protected_attribute="Male", lr=1e-4, label_threshold="f1",
               label_fallback="median", clip_latents=True, kl="common-bins",
-              bootstrap=500, latent_prior=None, max_train=None, imagenet=True, input_size=None, eager=False)
+              bootstrap=500, latent_prior=None, train_limit=None, imagenet=True, input_size=None, eager=False)
 PROFILES = {
     # seconds: a tiny classifier on a few images, run eagerly (tracing would cost more than the
     # few steps), to check that every step runs
     "smoke": dict(SHARED, backbone="small", widths=[4, 8], head_units=8, image_size=32, epochs=1,
-                  batch_size=8, max_train=32, n_samples=48, n_svm=16, pair_start=16, bootstrap=20,
+                  batch_size=8, train_limit=32, n_samples=48, n_svm=16, pair_start=16, bootstrap=20,
                   label_threshold="median", eager=True),
     # the CPU profile: the small ResNet at 32 px (the quick BEGAN's resolution; the paper too feeds
     # the classifier the GAN's resolution) on the 4,560 training faces, 5 epochs, Adam 1e-3 (from
@@ -108,7 +108,8 @@ def parser(prog, description, generator=False):
     g.add_argument("--lr", type=bounded(float, 0, low_open=True), default=None, help="Adam learning rate (1e-4)")
     g.add_argument("--backbone", choices=("resnet50", "small"), default=None, help="classifier trunk (profile)")
     g.add_argument("--image-size", type=bounded(int, 16, 256), default=None, help="data resolution (profile)")
-    g.add_argument("--max-train", type=positive_int, default=None, help="use the first N real training images")
+    g.add_argument("--train-limit", "--max-train", dest="train_limit", type=positive_int, default=None,
+                   help="use the first N real training images")
     g.add_argument("--bootstrap", type=positive_int, default=None, help="bootstrap resamples (500)")
     g.add_argument("--no-imagenet", dest="imagenet", action="store_false", default=None,
                    help="do not try ImageNet weights for ResNet-50")
@@ -162,7 +163,7 @@ def open_experiment(args, config):
     path = experiment_dir(args, config)
     # Made here, not by prepare_run_dir: a later error must not discard the steps already done in it.
     path.mkdir(parents=True, exist_ok=True)
-    cli.prepare_run_dir(path, dict(config, overwrite=False))
+    cli.prepare_run_dir(path, dict(config, overwrite=False), "debias")
     (path / "fake").mkdir(exist_ok=True)
     return path
 
@@ -190,8 +191,8 @@ def real_data(config, data_dir, split):
     images = data.images
     target = data.attributes[:, names.index(config["attribute"])].astype(np.int64)
     protected = data.attributes[:, names.index(config["protected_attribute"])].astype(np.int64)
-    if split == "train" and config.get("max_train"):
-        keep = slice(0, config["max_train"])
+    if split == "train" and config.get("train_limit"):
+        keep = slice(0, config["train_limit"])
         images, target, protected = images[keep], target[keep], protected[keep]
     return images, target, protected
 

@@ -8,12 +8,9 @@
 The generator is a .keras file or a run directory (see debias/generator.py); flip reuses the one
 recorded by orig. Use the same --profile/--attribute/--protected-attribute/--out/--name as the other steps.
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from common import cli  # noqa: E402
-from debias import experiment, steps  # noqa: E402
+from common import cli
+from debias import experiment, steps
 
 
 def parser():

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from common import cli
 from common.errors import UserError
 
 PRIORS = ("uniform", "normal")
@@ -68,7 +69,7 @@ def _run_config(run_dir):
 def _began(run_dir, config):
     from began import gan
     from common import training
-    if not (Path(run_dir) / "state.json").exists():
+    if not (Path(run_dir) / cli.STATE_FILE).exists():
         raise UserError(f"{run_dir}: the BEGAN run has no checkpoint yet; train it first "
                         f"(python -m began.train ... --out {Path(run_dir).parent})")
     model = gan.build(config, steps_per_epoch=1)()

@@ -9,12 +9,9 @@ fake/labels.json: per attribute the rule and threshold used, the positive rate, 
 median fallback replaced a threshold that left the SVMs' latents in one class.
 With --check-flip (after generate --generate flip): re-score G(z') and write fake/flip_check.json.
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from common import cli  # noqa: E402
-from debias import experiment, steps  # noqa: E402
+from common import cli
+from debias import experiment, steps
 
 
 def parser():

@@ -10,12 +10,9 @@ the generator's training range, the uniform prior's box [-1, 1]. Writes fake/lat
 z_flip) and fake/hyperplanes.json (normals, SVM accuracies on the fitted and the held-out latents,
 checks, and under "clipping" the share of latents clipped and the checks after clipping).
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from common import cli  # noqa: E402
-from debias import experiment, steps  # noqa: E402
+from common import cli
+from debias import experiment, steps
 
 
 def parser():

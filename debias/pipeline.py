@@ -13,12 +13,9 @@
 Every step skips work already on disk, so running the command again resumes; --overwrite redoes
 every step. Without --generator, the BEGAN run of the same profile under <out>/../began is used.
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from common import cli  # noqa: E402
-from debias import experiment, steps  # noqa: E402
+from common import cli
+from debias import experiment, steps
 
 
 def parser():

@@ -14,7 +14,7 @@ from debias import generator as gen
 # -- steps 1 and 5: the attribute classifiers (debias.train) --
 
 CLASSIFIER_KEYS = ("backbone", "widths", "head_units", "image_size", "input_size", "epochs", "batch_size",
-                   "lr", "seed", "max_train", "imagenet", "jit_compile", "eager", "strategy", "profile",
+                   "lr", "seed", "train_limit", "imagenet", "jit_compile", "eager", "strategy", "profile",
                    "attribute", "protected_attribute")
 DEBIAS_KEYS = ("n_samples", "n_svm", "pair_start", "label_threshold", "label_fallback", "clip_latents")
 
@@ -76,7 +76,7 @@ def train_model(model_train, config, exp_dir, data_dir, overwrite=False, verbose
         if labels.min() == labels.max():
             raise UserError(f"every {name} image has {run['predicts']} = {labels[0]}: a classifier needs both "
                             "classes; choose another attribute or more images")
-    cli.prepare_run_dir(run_dir, dict(run, overwrite=overwrite))
+    cli.prepare_run_dir(run_dir, dict(run, overwrite=overwrite), "debias")
     print(f"== {model_train}: {run['predicts']} classifier ({config['backbone']}, "
           f"{'ImageNet weights' if run['imagenet_weights'] else 'from scratch'}) on {len(images)} images")
     summary = classifier.fit(run_dir, run, (images, target), (val_images, val_target, val_protected),

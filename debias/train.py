@@ -10,12 +10,9 @@
 Each classifier is a run directory inside the experiment directory (see debias/experiment.py):
 config.json (with "imagenet_weights"), checkpoints/, losses.csv, val_ap.csv, best.keras, best.json.
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-from common import cli, datasets  # noqa: E402
-from debias import experiment, steps  # noqa: E402
+from common import cli, datasets
+from debias import experiment, steps
 
 
 def parser():

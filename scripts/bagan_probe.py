@@ -18,13 +18,10 @@ Flags below switch single factors of the step, to test a suspected cause one at 
 """
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def parser():
@@ -50,17 +47,18 @@ def parser():
 
 def main(argv=None):
     args = parser().parse_args(argv)
+    from common import cli, datasets, pipeline     # first: TensorFlow then starts quietly
+    from common.metrics import classifier as clf
+    from common.metrics import ssim
+
     import keras
     import tensorflow as tf
 
     from bagan import gan
     from bagan.run import load_data, training_subset
-    from common import datasets, pipeline
-    from common.metrics import classifier as clf
-    from common.metrics import ssim
 
     run = Path(args.run_dir)
-    config = json.loads((run / "config.json").read_text())["config"]
+    config = cli.read_config(run)         # in current names (common.cli.RENAMED)
     seed = config["seed"] if args.seed is None else args.seed
     tag = str(config["target_class"])
     target, control = int(config["target_class"]), args.control_class
@@ -97,7 +95,7 @@ def main(argv=None):
     model.generator.load_weights(run / f"{tag}_decoder.weights.h5")
     models.copy_trunk(encoder, model.discriminator)
     model.set_latent(sampler)
-    lr = config["learning_rate"]
+    lr = config["lr"]
     model.compile(d_optimizer=keras.optimizers.Adam(lr * args.d_lr_scale, beta_1=0.5),
                   g_optimizer=keras.optimizers.Adam(lr * args.g_lr_scale, beta_1=0.5))
     step = tf.function(model.train_step)

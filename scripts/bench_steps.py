@@ -29,12 +29,12 @@ import threading
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# common first: importing it keeps TensorFlow's start-up lines off the terminal (common/__init__.py)
+from common import pipeline, training
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
 PACKAGES = ("cgan", "infogan", "dagan", "began", "bagan")
 DEFAULT_STEPS = {"cgan": 50, "infogan": 30, "dagan": 5, "began": 20, "bagan": 30}
@@ -84,9 +84,8 @@ def _bagan(profile, jit):
     encoder's: same cost, no autoencoder phase needed."""
     from bagan import gan
     from bagan.profiles import PROFILES
-    from common import pipeline
     cfg = PROFILES[profile]
-    b, classes, lr = cfg["batch_size"], 10, cfg["learning_rate"]
+    b, classes, lr = cfg["batch_size"], 10, cfg["lr"]
     rng = np.random.default_rng(0)
     batch = (rng.uniform(-1, 1, (b, 28, 28, 1)).astype("float32"), rng.integers(0, classes, b).astype("int32"))
     probs = pipeline.class_probabilities(np.arange(classes), "uniform", classes)
@@ -235,7 +234,6 @@ def _timed(fn, steps):
 
 
 def suite_callbacks(folder, steps):
-    from common import training
     return [training.NaNGuard(), training.CSVLog(Path(folder) / "steps.csv", per_step=True, steps_per_epoch=steps)]
 
 

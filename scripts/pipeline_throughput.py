@@ -4,17 +4,15 @@ fed one constant in-memory batch, alternated A/B several times so that backgroun
     python scripts/pipeline_throughput.py --data-dir ../shared/data [--steps 60 --rounds 3]
 """
 import argparse
-import os
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# common first: importing it keeps TensorFlow's start-up lines off the terminal (common/__init__.py)
+from common import datasets, pipeline, training
+from common.gan import GAN
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from common import datasets, pipeline, training  # noqa: E402
-from common.gan import GAN  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
 
 LATENT = 64
 

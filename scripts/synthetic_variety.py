@@ -7,17 +7,16 @@ real vs real (two disjoint real samples) as the floor the Frechet distance would
 
     python scripts/synthetic_variety.py results/cgan_infogan_e70/mnist_quick --data-dir ../shared/data [--per-class 500]
 """
-import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# common first: importing it keeps TensorFlow's start-up lines off the terminal (common/__init__.py)
+from common import cli, datasets
+from common.errors import UserError
+from common.metrics import classifier, fid
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-from cgan_infogan import synthetic  # noqa: E402
-from common import cli, datasets  # noqa: E402
-from common.errors import UserError  # noqa: E402
-from common.metrics import classifier, fid  # noqa: E402
+from cgan_infogan import synthetic
 
 
 @cli.main

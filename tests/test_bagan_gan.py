@@ -186,3 +186,38 @@ def test_mode_seeking_term_by_hand(monkeypatch):
     assert set(logs) == {"gen_loss", "disc_loss", "mode_seeking"} and float(logs["mode_seeking"]) > 0
     with pytest.raises(ValueError, match="ms_lambda"):
         gan.BAGAN(SHAPE, k, width=0.125, ms_lambda=-1.0)
+
+
+def _config(variant, **extra):
+    return dict(variant=variant, image_shape=list(SHAPE), num_classes=3, width=0.125, seed=0,
+                lr=1e-3, critic_steps=2, gp_weight=10.0, **extra)
+
+
+def test_build_starts_bagan_from_its_autoencoder_and_class_gaussians():
+    config = _config("bagan", ms_lambda=1.0)
+    ae = gan.BAGAN.build_autoencoder(config)
+    codes = np.random.default_rng(0).normal(size=(30, 100))
+    sampler = gan.LatentSampler.fit(codes, np.arange(30) % 3, 3)
+    model = gan.build(config, autoencoder=ae, sampler=sampler)()
+    assert type(model) is gan.BAGAN and model.loss_kind == "clipped" and model.ms_lambda == 1.0
+    for a, b in zip(ae.get_layer("decoder").weights, model.generator.weights):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    np.testing.assert_allclose(model.latent_means.numpy(), sampler.means)
+    for opt in (model.d_optimizer, model.g_optimizer, ae.optimizer):   # the original's Adam(lr, 0.5)
+        assert float(opt.learning_rate) == pytest.approx(1e-3) and opt.beta_1 == 0.5 and opt.beta_2 == 0.999
+    z = gan.BAGAN.latents(np.array([0, 2]), np.random.default_rng(0), sampler)
+    assert z.shape == (2, 100) and gan.BAGAN.generator_inputs(z, [0, 2]) is z
+
+
+def test_build_starts_bagan_gp_from_its_embedding_and_decoder():
+    config = _config("gp")
+    ae = gan.BAGANGP.build_autoencoder(config)
+    model = gan.build(config, autoencoder=ae)()
+    assert type(model) is gan.BAGANGP and model.d_steps == 2 and model.gp_weight == 10.0
+    for name, part in (("gp_embedding", model.embedding), ("gp_decoder", model.decoder)):
+        for a, b in zip(ae.get_layer(name).weights, part.weights):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    for opt in (model.d_optimizer, model.g_optimizer, ae.optimizer):   # BAGAN-GP's Adam(lr, 0.5, 0.9)
+        assert opt.beta_1 == 0.5 and opt.beta_2 == 0.9
+    z = gan.BAGANGP.latents(np.array([0, 2]), np.random.default_rng(0))
+    assert z.shape == (2, 128) and gan.BAGANGP.generator_inputs(z, "y") == [z, "y"]

@@ -246,7 +246,7 @@ def test_imported_run_restores_into_bagan_with_the_same_outputs(imported, ref):
     from bagan import gan
     from common import training
     config = json.loads((imported / "config.json").read_text())["config"]
-    assert (config["dataset"], config["unbalance"], config["target_class"], config["learning_rate"],
+    assert (config["dataset"], config["unbalance"], config["target_class"], config["lr"],
             config["seed"], config["dmode"], config["gmode"], config["width"]) == (
             "MNIST", 0.05, 0, 5e-05, 0, "uniform", "uniform", 1.0)
     model = gan.BAGAN((28, 28, 1), 10, seed=0)

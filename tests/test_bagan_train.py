@@ -209,7 +209,7 @@ def test_bagan_gp_variant_trains_and_evaluates(folder, tmp_path):
     res = bagan_train.main(["-D", str(folder), "-u", "0.5", "-c", "0", "-e", "1", "--ae-epochs", "1",
                             "--variant", "gp", "--out", str(tmp_path), *FAST])
     assert res.name.startswith("res_shapes_gp_dmode_uniform")
-    assert json.loads((res / "config.json").read_text())["config"]["d_steps"] == 5
+    assert json.loads((res / "config.json").read_text())["config"]["critic_steps"] == 5
     score = pd.read_csv(res / "class_0_score.csv")
     assert len(score) == 1 and np.isfinite(score.drop(columns="epoch").values).all()
     assert (res / "0_embedding.weights.h5").exists() and not (res / "0_means.npy").exists()

@@ -222,6 +222,19 @@ def test_not_a_run_is_one_user_error(tmp_path):
         generators.load(tmp_path)
 
 
+def test_a_run_is_identified_by_the_package_its_config_names(tmp_path):
+    config = {"critic_steps": 5, "gp_axes": "sample", "z_dim": 100, "seed": 0}     # keys DAGAN writes
+    cli.prepare_run_dir(tmp_path / "new", config, "began")
+    assert json.loads((tmp_path / "new" / "config.json").read_text())["package"] == "began"
+    assert generators.identify(tmp_path / "new")[0] == "began"
+    (tmp_path / "old").mkdir()           # written before config.json named its package: told by its keys
+    (tmp_path / "old" / "config.json").write_text(json.dumps({"config": config}))
+    assert generators.identify(tmp_path / "old")[0] == "dagan"
+    debias_classifier = {"model_train": "baseline", "attribute": "Smiling", "seed": 0}
+    cli.prepare_run_dir(tmp_path / "clf", debias_classifier, "debias")
+    assert generators.identify(tmp_path / "clf")[2] is generators._debias_classifier
+
+
 @pytest.mark.parametrize("package", ("bagan", "cgan", "dagan", "began"))
 def test_config_only_folder_is_one_user_error(request, package, tmp_path):
     shutil.copy(run_of(request, package) / "config.json", tmp_path / "config.json")

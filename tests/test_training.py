@@ -97,6 +97,36 @@ def test_a_changed_configuration_is_refused_on_resume(tmp_path):
     assert not (run / "state.json").exists()
 
 
+def test_added_keys_at_their_default_resume_runs_written_with_or_without_them(tmp_path):
+    """A key listed in cli.ADDED_KEYS (e.g. ms_lambda, 0.0) at its default: runs written before the key
+    existed and runs whose digest includes it both resume; another value is another run."""
+    model = toy.build()()
+    for name, written in (("without", dict(CONFIG)), ("with", dict(CONFIG, ms_lambda=0.0))):
+        run = tmp_path / name
+        training.save_checkpoint(model, run, 1, written)
+        if name == "with":       # the digest such a run got before ms_lambda was listed
+            state = json.loads((run / "state.json").read_text())
+            state["config_hash"] = training.config_hash(written, keep_added=["ms_lambda"])
+            (run / "state.json").write_text(json.dumps(state))
+            assert state["config_hash"] != training.config_hash(written)
+        assert training.load_checkpoint(toy.build()(), run, dict(CONFIG, ms_lambda=0.0)) == 1
+    with pytest.raises(TrainingError, match="another configuration"):
+        training.load_checkpoint(toy.build()(), tmp_path / "with", dict(CONFIG, ms_lambda=1.0))
+
+
+def test_a_run_written_before_a_renaming_reads_and_resumes_under_the_new_names(tmp_path):
+    old = {"seed": 0, "learning_rate": 1e-3, "d_steps": 5}               # BAGAN's names until cli.RENAMED
+    model = toy.build()()
+    training.save_checkpoint(model, tmp_path, 1, old)
+    (tmp_path / cli.CONFIG_FILE).write_text(json.dumps({"config": old}))
+    new = cli.read_config(tmp_path)
+    assert new == {"seed": 0, "lr": 1e-3, "critic_steps": 5}
+    cli.prepare_run_dir(tmp_path, dict(new))                             # the same configuration
+    assert training.load_checkpoint(toy.build()(), tmp_path, new) == 1
+    with pytest.raises(TrainingError, match="another configuration"):
+        training.load_checkpoint(toy.build()(), tmp_path, dict(new, lr=2e-3))
+
+
 REPLICAS = textwrap.dedent("""
     import sys
     import numpy as np

@@ -4,6 +4,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.gan import GAN
+from common.losses import bce
 
 LATENT = 4
 
@@ -35,8 +36,6 @@ class ToyGAN(GAN):
         real, z = (data, None) if not isinstance(data, tuple) else data
         if z is None:
             z = self.noise((tf.shape(real)[0], LATENT))
-        bce = lambda logits, target: tf.nn.sigmoid_cross_entropy_with_logits(  # noqa: E731
-            labels=tf.fill(tf.shape(logits), target), logits=logits)
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
             d_loss = self.mean(bce(self.discriminator(real, training=True), 1.0)

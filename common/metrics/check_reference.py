@@ -6,17 +6,14 @@ Prints the max |pool3 - reference| on the 24 reference inputs, then FID and KID 
 the reference defines it) of the two 500-image MNIST sets next to the reference values, and the
 feature-extraction throughput in images/s.
 """
-import os
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import json
+import time
+from pathlib import Path
 
-import json  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from common.cli import ArgumentParser, bounded, main  # noqa: E402
-from common.errors import UserError  # noqa: E402
+from common.cli import ArgumentParser, bounded, main
+from common.errors import UserError
 
 
 @main

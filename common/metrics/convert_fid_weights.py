@@ -9,20 +9,18 @@ the older single stream (magic number, pickles, then the raw storages). Both are
 restricted unpickler that only rebuilds tensors as numpy arrays, and the keys are renamed to the
 TF-graph names of inception_fid_weights.npz (shared/data/fid/ARCHITECTURE.md §7-8).
 """
+import collections
+import io
 import os
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import pickle
+import struct
+import zipfile
+from pathlib import Path
 
-import collections  # noqa: E402
-import io  # noqa: E402
-import pickle  # noqa: E402
-import struct  # noqa: E402
-import zipfile  # noqa: E402
-from pathlib import Path  # noqa: E402
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from common.cli import ArgumentParser, main, new_output  # noqa: E402
-from common.errors import UserError  # noqa: E402
+from common.cli import ArgumentParser, main, new_output
+from common.errors import UserError
 
 LEGACY_MAGIC = 0x1950a86a20f9469cfc6c
 DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64, "HalfStorage": np.float16,

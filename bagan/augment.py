@@ -9,16 +9,13 @@ Without --run a BAGAN is trained on all of --data as it is (bagan/train.py --kee
 generates. With --run and no --data, the run's own training images (the kept ones of --tag) are
 the real part of the copy. Output format and manifest: common/augment.py.
 """
-import sys
+
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from common import augment, cli  # noqa: E402
-from common.errors import UserError  # noqa: E402
+from common import augment, cli
+from common.errors import UserError
 
 
 def parser():

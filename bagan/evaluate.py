@@ -195,9 +195,10 @@ def main(argv=None):
                 profile["clf_epochs"], args.seed)
         if generator.sampler is not None:
             metrics.setdefault("sampler", sampler_throughput(generator.sampler))
-    timing = run_dir / "timing.json"
-    if timing.exists():
-        metrics["training_timing"] = json.loads(timing.read_text())
+    from common import throughput
+    speed = throughput.read(run_dir)
+    if speed:
+        metrics["training_throughput"] = speed
     accs = [r["generated_accuracy"] for r in metrics["per_class"].values()]
     metrics["mean_generated_accuracy"] = float(np.mean(accs))
     suffix = "" if args.phase == "gan" else "_init"

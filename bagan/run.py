@@ -362,18 +362,15 @@ class Runner:
         table[[c for c in columns if c in table]].rename(columns=columns).to_csv(dest, index=False)
 
     def _timing(self, tag, phase, run, start, steps, done_before):
-        """Wall time per epoch of this invocation (epochs actually run, resumed ones excluded)."""
-        path = self.res / "timing.json"
-        record = json.loads(path.read_text()) if path.exists() else {}
-        key = f"{tag}_{phase}"
-        ran = cli.epochs_done(run) - done_before
-        state = {"epoch": cli.epochs_done(run)}
+        """Wall time of this invocation's epochs (resumed ones excluded) -> throughput.json's
+        "<class>_<phase>" entry."""
+        from common import throughput
+        done = cli.epochs_done(run)
+        ran = done - done_before
         if ran > 0:
-            seconds = time.time() - start
-            record[key] = {"epochs_done": state["epoch"], "epochs_timed": ran, "seconds": round(seconds, 1),
-                           "images_per_s": round(ran * steps * self.config["batch_size"] / seconds, 2),
-                           "note": "wall time incl. per-epoch test losses, checkpoints and sample grids"}
-            cli.write_json_atomic(path, record)
+            throughput.record(self.res, f"{tag}_{phase}", time.time() - start, ran * steps,
+                              self.config["batch_size"], epochs_done=done, epochs_timed=ran,
+                              note="wall time incl. per-epoch test losses, checkpoints and sample grids")
 
     def run(self, c):
         from common import imbalance

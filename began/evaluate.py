@@ -7,7 +7,6 @@ RUN_DIR/metrics.json, RUN_DIR/metrics.md and RUN_DIR/headline.json. FID/KID need
 without it they are reported as unavailable.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -152,9 +151,10 @@ def main(argv=None):
         metrics.update(fid_kid_record(scores))
         print(f"FID {metrics['fid']:.2f}, KID {metrics['kid_mean']:.5f} +- {metrics['kid_std']:.5f} "
               f"({metrics['n_real']} real vs {metrics['n_fake']} generated images)")
-    timings = sorted(run_dir.glob("timing_epochs_*.json"))
-    if timings:
-        metrics["images_per_second"] = [json.loads(t.read_text())["images_per_second"] for t in timings]
+    from common import throughput
+    speed = throughput.read(run_dir)
+    if speed:
+        metrics["training_throughput"] = speed
     cli.write_json_atomic(run_dir / "metrics.json", metrics)
     (run_dir / "metrics.md").write_text(markdown(metrics))
     cli.write_headline(run_dir, headline(config, metrics))

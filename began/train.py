@@ -5,7 +5,7 @@
 
 Writes RUN_DIR/config.json, checkpoints/ (k_t, optimizer steps and M-rule state included), losses.csv
 (epoch means), steps.csv (per step: L(x), L(G(z)), k_t, M, lr), samples/epoch_NNNN.png from a fixed
-z, and timing.json (training throughput). Running the same command again resumes.
+z, and throughput.json (training throughput, common.throughput). Running the same command again resumes.
 """
 
 import argparse
@@ -134,12 +134,11 @@ def main(argv=None):
     seconds = time.perf_counter() - start
     trained = max(0, config["epochs"] - done)
     if trained and cli.is_chief():        # the other workers of a multi-worker run write nothing
-        timing = {"epochs": trained, "images": trained * steps * config["batch_size"],
-                  "seconds": round(seconds, 1),
-                  "images_per_second": round(trained * steps * config["batch_size"] / seconds, 1),
-                  "note": "wall time of the whole fit (tracing, checkpoints and sample grids included)"}
-        cli.write_json_atomic(run_dir / f"timing_epochs_{done + 1:04d}-{config['epochs']:04d}.json", timing)
-        print(f"{run_dir}: {timing['images_per_second']} images/s over {trained} epochs")
+        from common import throughput
+        rec = throughput.record(run_dir, "gan", seconds, trained * steps, config["batch_size"],
+                                epochs_done=config["epochs"], epochs_timed=trained,
+                                note="wall time of the whole fit (tracing, checkpoints and sample grids included)")
+        print(f"{run_dir}: {rec['images_per_s']} images/s over {trained} epochs")
     return run_dir
 
 

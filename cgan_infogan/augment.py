@@ -10,16 +10,13 @@ if it exists). The InfoGAN learns its categories without labels: each is matched
 Q head names most often on the real images (the share that agrees is printed). Output format and
 manifest: common/augment.py.
 """
-import sys
+
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from common import augment, cli  # noqa: E402
-from common.errors import UserError  # noqa: E402
+from common import augment, cli
+from common.errors import UserError
 
 
 def parser():

@@ -24,19 +24,16 @@ RUN_DIR/seed_<s>/, so no seed overwrites another; seeds.md and seeds.json in RUN
 experiment's accuracy and its gain over real only (augmented minus the real-only run of the same
 real count; in the grid, minus the grid's real-only run) as mean +- std over the seeds.
 """
+import argparse
+import json
 import os
+import time
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from common import cli  # noqa: E402
-from common.errors import UserError  # noqa: E402
+from common import cli
+from common.errors import UserError
 
 SOURCES = ("cgan", "infogan_noise1", "infogan_noise2")
 # How a low-data run's classifier meets its synthetic images: concat = one shuffled set (the
@@ -409,12 +406,9 @@ def rng_for(seed, name):
 
 
 def throughput(run_dir):
-    found = {}
-    for m in ("cgan", "infogan"):
-        path = Path(run_dir) / m / "throughput.json"
-        if path.exists():
-            found[m] = cli.read_json(path)
-    return found
+    """{model: common.throughput entry} of the run's trained models (older runs' files converted)."""
+    from common import throughput as records
+    return {m: t for m, t in records.read(run_dir).items() if m in ("cgan", "infogan")}
 
 
 def write_summary(run_dir, config, results, gen_info, speed):

@@ -12,17 +12,14 @@ it most (scipy linear_sum_assignment), instead of the original's hand-typed orde
 the other way round; --code-range 1 sweeps the trained range [-1, 1] instead. Output: an npz with `images` (N, 28, 28, 1) uint8 and `labels` int64, and a
 preview PNG beside it.
 """
+import json
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import json  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from cgan_infogan import synthetic  # noqa: E402
-from common import cli  # noqa: E402
-from common.errors import UserError  # noqa: E402
+from common import cli
+from common.errors import UserError
+from cgan_infogan import synthetic
 
 
 def parser():

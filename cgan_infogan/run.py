@@ -150,10 +150,10 @@ def train_one(model_name, config, images, labels, run_dir):
     trained = max(0, epochs - done_before)
     if trained and cli.is_chief():        # the other workers of a multi-worker run write nothing
         seconds = time.time() - start
-        cli.write_json_atomic(sub_dir / "throughput.json", {
-            "images_per_s": trained * steps * config["batch_size"] / seconds, "epochs": trained,
-            "steps": trained * steps, "batch_size": config["batch_size"], "wall_s": seconds,
-            "note": "wall clock of model.fit incl. graph tracing, checkpoints and sample grids"})
+        from common import throughput
+        throughput.record(run_dir, model_name, seconds, trained * steps, config["batch_size"],
+                          epochs_done=epochs, epochs_timed=trained,
+                          note="wall clock of model.fit incl. graph tracing, checkpoints and sample grids")
     return sub_dir
 
 

@@ -8,16 +8,12 @@ A folder's classes are the CGAN's labels and the InfoGAN's categories (one per c
 still learns them without labels); its images keep their size and colour unless --image-size is given.
 
 One run directory OUT/NAME holds one sub-directory per model (cgan/, infogan/), each a resumable
-common.training run (checkpoints, losses.csv/png, samples/, throughput.json); evaluate.py reads both.
+common.training run (checkpoints, losses.csv/png, samples/); OUT/NAME/throughput.json holds each model's
+training throughput (common.throughput); evaluate.py reads both.
 """
-import sys
-from pathlib import Path
 
-if __package__ in (None, ""):   # `python cgan_infogan/train.py`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from cgan_infogan import run  # noqa: E402
-from common import cli  # noqa: E402
+from common import cli
+from cgan_infogan import run
 
 main = cli.main(run.train)
 

@@ -11,16 +11,13 @@ settings, more dagan.train flags after --) under --out (resumed if it exists); w
 folder of the run's image size works, including classes the run never saw (DAGAN's few-shot use).
 Output format and manifest: common/augment.py.
 """
-import sys
+
 from pathlib import Path
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import numpy as np
 
-import numpy as np  # noqa: E402
-
-from common import augment, cli  # noqa: E402
-from common.errors import UserError  # noqa: E402
+from common import augment, cli
+from common.errors import UserError
 
 
 def parser():

@@ -22,20 +22,16 @@ distance between generations of one source, between generations of different sou
 ratio (0: the generator ignores z). Grid in RUN_DIR/variety.png (rows: a source, then generations).
 Writes RUN_DIR/fewshot.md, metrics.json, headline.json and variety.png.
 """
-import os
+import math
+import time
+import warnings
+from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
 
-import math  # noqa: E402
-import time  # noqa: E402
-import warnings  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-
-from common import cli, datasets  # noqa: E402
-from common.cli import bounded, positive_int  # noqa: E402
-from common.errors import UserError  # noqa: E402
+from common import cli, datasets, throughput
+from common.cli import bounded, positive_int
+from common.errors import UserError
 
 # dagan_torch README: accuracy without / with DAGAN and the confidence, for k = 1..5
 PUBLISHED = {"without": [16.4, 29.0, 46.5, 57.8, 67.1], "with": [19.2, 39.4, 52.0, 65.3, 69.5],
@@ -457,7 +453,8 @@ def main(argv=None):
         "protocol": "dagan_torch few-shot", "classes": [classes[0], classes[-1] + 1],
         "config": config, "seconds": round(seconds, 1), "generator_variety": spread,
         "variety_within": spread["within"], "variety_between": spread["between"],
-        "variety_ratio": spread["ratio"], "results": {str(k): v for k, v in results.items()}})
+        "variety_ratio": spread["ratio"], "results": {str(k): v for k, v in results.items()},
+        "training_throughput": throughput.read(run_dir)})
     rows = []
     # the GAN's option beyond the originals, so that its rows do not replace the originals' design's
     gan = (f" (MSGAN lambda {train_config['ms_lambda']:g}, {train_config.get('ms_dropout')} dropout)"

@@ -155,13 +155,12 @@ def train(argv=None):
     export_generator(model, run_dir)
     trained = max(0, config["epochs"] - done)
     if trained:
-        pairs = trained * steps * config["batch_size"] * (config["critic_steps"] + 1)
-        timing = {"epochs": trained, "iterations": trained * steps, "seconds": round(seconds, 1),
-                  "images_per_second": round(pairs / seconds, 1),
-                  "iterations_per_second": round(trained * steps / seconds, 3),
-                  "note": "images = (source, target) pairs consumed: batch x (critic steps + 1) per "
-                          "iteration; wall time of the whole fit (tracing, checkpoints, grids included)"}
-        cli.write_json_atomic(run_dir / f"timing_epochs_{done + 1:04d}-{config['epochs']:04d}.json", timing)
-        print(f"{run_dir}: {timing['images_per_second']} images/s "
-              f"({timing['iterations_per_second']} iterations/s) over {trained} epochs")
+        from common import throughput
+        rec = throughput.record(run_dir, "gan", seconds, trained * steps, config["batch_size"],
+                                epochs_done=config["epochs"], epochs_timed=trained,
+                                images_per_step=config["batch_size"] * (config["critic_steps"] + 1),
+                                note="images = (source, target) pairs consumed: batch x (critic steps + 1) per "
+                                     "iteration (step); wall time of the whole fit (tracing, checkpoints, grids included)")
+        print(f"{run_dir}: {rec['images_per_s']} images/s "
+              f"({rec['steps_per_s']} iterations/s) over {trained} epochs")
     return run_dir

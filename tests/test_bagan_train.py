@@ -53,8 +53,11 @@ def test_smoke_run_writes_every_file(smoke_run):
                  "0_means.npy", "0_covariances.npy", "0_kept_indices.npy",
                  "class_0_generator.weights.h5", "class_0_discriminator.weights.h5",
                  "class_0_reconstructor.weights.h5", "class_0_score.csv", "cmp_class_0_init.png",
-                 "cmp_class_0_epoch_1.png", "plot_class_0.png", "loss_class_0.png", "timing.json"]:
+                 "cmp_class_0_epoch_1.png", "plot_class_0.png", "loss_class_0.png", "throughput.json"]:
         assert name in names, name
+    speed = json.loads((smoke_run / "throughput.json").read_text())
+    assert set(speed) == {"0_autoencoder", "0_gan"}
+    assert speed["0_gan"]["epochs_done"] == speed["0_gan"]["epochs_timed"] == 1 and speed["0_gan"]["images_per_s"] > 0
     score = pd.read_csv(smoke_run / "class_0_score.csv")
     assert list(score.columns) == ["epoch", "train_gen_loss", "train_disc_loss", "test_gen_loss",
                                    "test_disc_loss"]
@@ -172,6 +175,7 @@ def test_evaluate_writes_metrics_and_headline(smoke_run):
     assert clf["plain"]["train_images"] == 40
     assert clf["mirror"]["train_images"] == clf["bagan"]["train_images"] == 48   # class 0 filled to 16
     assert metrics["sampler"]["vectorised_latents_per_s"] > 0
+    assert set(metrics["training_throughput"]) == {"0_autoencoder", "0_gan"}
     headline = json.loads((smoke_run / "headline.json").read_text())
     assert all({"paper", "metric", "paper_value", "value", "notes"} <= set(r) for r in headline)
 

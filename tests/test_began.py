@@ -1,5 +1,6 @@
 """BEGAN: network shapes, the k_t controller and M on hand-computed numbers, the learning-rate rules,
 exact resumption, a smoke train + generate + evaluate, and one-line errors for bad input."""
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -184,8 +185,10 @@ def test_smoke_train_generate_evaluate(tmp_path, monkeypatch):
     run_dir = train.main(args)
     assert run_dir.name == "faces_32px_smoke_seed0"
     for name in ("config.json", "losses.csv", "steps.csv", "samples/epoch_0002.png",
-                 "timing_epochs_0001-0002.json"):
+                 "throughput.json"):
         assert (run_dir / name).exists(), name
+    speed = json.loads((run_dir / "throughput.json").read_text())["gan"]
+    assert (speed["steps"], speed["batch_size"], speed["epochs_timed"], speed["epochs_done"]) == (6, 4, 2, 2)
     assert len(pd.read_csv(run_dir / "steps.csv")) == 2 * 3
     # artcg's aliases: --start-epoch must name the latest checkpoint; --add-epochs counts from it
     with pytest.raises(SystemExit) as e:
@@ -204,6 +207,7 @@ def test_smoke_train_generate_evaluate(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "common.metrics.fid", None)   # FID absent: reported, not fatal
     metrics = evaluate.main([str(run_dir), "--profile", "smoke", "--data-dir", str(tmp_path)])
     assert metrics["epochs"] == 2 and "fid" not in metrics
+    assert metrics["training_throughput"]["gan"]["steps"] == 6
     assert "unavailable" in metrics["fid_note"]
     assert set(metrics["k_t_trajectory"]) >= {1, 6}
     for name in ("convergence.png", "eval_samples.png", "metrics.json", "metrics.md", "headline.json"):

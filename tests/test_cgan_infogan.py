@@ -165,7 +165,9 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch):
     train.main(["--profile", "smoke", "--model", "cgan", "--train-images", "64", "--batch-size", "32",
                 "--data-dir", str(data_root), "--out", str(out)])
     run = out / "mnist_smoke"
-    assert (run / "cgan" / "state.json").exists() and (run / "cgan" / "throughput.json").exists()
+    assert (run / "cgan" / "state.json").exists() and (run / "throughput.json").exists()
+    speed = json.loads((run / "throughput.json").read_text())
+    assert set(speed) == {"cgan"} and (speed["cgan"]["steps"], speed["cgan"]["batch_size"]) == (2, 32)
     generate.main([str(run), "--model", "cgan", "--num", "30", "--output", str(tmp_path / "g.npz")])
     with np.load(tmp_path / "g.npz") as f:
         assert f["images"].shape == (30, 28, 28, 1) and np.all(np.bincount(f["labels"]) == 3)
@@ -183,6 +185,7 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch):
     assert held["heldout_real_train"]["n"] == 500 and "not used for training" in held["heldout_real_train"]["evaluated_on"]
     rows = json.loads((run / "headline.json").read_text())
     assert rows[0]["paper_value"] == 0.9887 and all(r["paper"] == "CGAN/InfoGAN" for r in rows)
+    assert [r["value"] for r in rows if r["metric"] == "cgan training throughput (images/s)"] == [speed["cgan"]["images_per_s"]]
     # Several seeds: seed 0's finished experiments are reused, not overwritten; seed 1 gets its own folder.
     before = {p: p.stat().st_mtime_ns for p in (run / "experiments").rglob("metrics_test.json")}
     evaluate.main([str(run), "--profile", "smoke", "--data-dir", str(data_root), "--mix", "400+0,200+200",
@@ -196,6 +199,7 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch):
     train.main(["--profile", "smoke", "--model", "both", "--train-images", "64", "--batch-size", "32",
                 "--data-dir", str(data_root), "--out", str(out)])
     assert (run / "infogan" / "state.json").exists()
+    assert set(json.loads((run / "throughput.json").read_text())) == {"cgan", "infogan"}
     assert json.loads((run / "cgan" / "state.json").read_text())["epoch"] == 1
 
 

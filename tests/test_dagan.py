@@ -227,12 +227,16 @@ def test_smoke_train_and_evaluate(smoke_run):
         assert (run_dir / name).exists(), name
     steps = (run_dir / "steps.csv").read_text().splitlines()
     assert steps[0].startswith("step,epoch") and len(steps) == 3          # 2 iterations
+    config = json.loads((run_dir / "config.json").read_text())["config"]
+    speed = json.loads((run_dir / "throughput.json").read_text())["gan"]
+    assert speed["steps"] == 2 and speed["images_per_step"] == config["batch_size"] * (config["critic_steps"] + 1)
     result = run("dagan.evaluate", run_dir, "--profile", "smoke", "--val-per-class", 2, "--shots", "1,2",
                  "--repeats", 2)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Acc. w/ DAGAN" in result.stdout
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["classes"] == [4, 6] and set(metrics["results"]) == {"1", "2"}
+    assert metrics["training_throughput"]["gan"] == speed
     assert len(metrics["results"]["1"]["with"]) == 2
     assert metrics["config"]["design"] == "redraw"
     assert {"confidence", "confidence_two_sided"} <= set(metrics["results"]["1"])

@@ -70,8 +70,9 @@ def rebalance_classifiers(train_x, train_y, test_x, test_y, target, generator, n
                       np.concatenate([train_y, np.full(missing, target)]))}
     results = {}
     for name, (x, y) in sets.items():
+        print(f"classifier {name}: training on {len(x)} images for {epochs} epochs", flush=True)
         start = time.time()
-        model = train_classifier(x, y, num_classes, epochs=epochs, seed=seed, verbose=0)
+        model = train_classifier(x, y, num_classes, epochs=epochs, seed=seed, verbose="auto")
         pred = predict_classes(model, test_x)
         results[name] = {"minority_accuracy": float(np.mean(pred[test_y == target] == target)),
                          "overall_accuracy": float(np.mean(pred == test_y)),
@@ -153,7 +154,7 @@ def main(argv=None):
     folder = key not in ("mnist", "cifar10", "gtsrb")
     reference = clf_metrics.reference_classifier(config["dataset"] if folder else key,
                                                  Path(config["dataset"]).parent if folder else data_dir,
-                                                 seed=0, verbose=0, **load_options)
+                                                 seed=0, **load_options)
     rng = np.random.default_rng(args.seed)
     metrics = {"run_dir": str(run_dir), "profile": profile, "per_class": {}, "classifiers": {},
                "reference_classifier_test_accuracy": reference_accuracy_info(

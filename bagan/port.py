@@ -473,7 +473,7 @@ def write_run(original, run_dir, config, kept=None):
     ae.get_layer("encoder").save_weights(run_dir / f"{tag}_encoder.weights.h5")
     ae.get_layer("decoder").save_weights(run_dir / f"{tag}_decoder.weights.h5")
     if original.autoencoder_losses:
-        rows = list(enumerate(original.autoencoder_losses))
+        rows = list(enumerate(original.autoencoder_losses, 1))     # epochs finished, as the suite logs them
         _write_csv(ae_run / training.LOSSES_CSV, rows, ["epoch", "loss"])
         _write_csv(run_dir / f"{tag}_autoencoder.csv", rows, ["epoch", "loss"])
 
@@ -496,11 +496,11 @@ def write_run(original, run_dir, config, kept=None):
         # common.training appends its rows in that order under the existing header.
         present = sorted((k for k in GAN_COLUMNS if k in scores[0]),
                          key=lambda k: (GAN_COLUMNS[k].startswith("val_"), GAN_COLUMNS[k]))
-        rows = [[e] + [row[k] for k in present] for e, row in enumerate(scores)]
+        rows = [[e] + [row[k] for k in present] for e, row in enumerate(scores, 1)]
         _write_csv(gan_run / training.LOSSES_CSV, rows, ["epoch"] + [GAN_COLUMNS[k] for k in present])
         named = [k for k in GAN_COLUMNS if k in present]       # bagan/train.py's export order
         _write_csv(run_dir / f"class_{tag}_score.csv", [[e] + [row[k] for k in named] for e, row in
-                                                        enumerate(scores)], ["epoch"] + named)
+                                                        enumerate(scores, 1)], ["epoch"] + named)
         plots.loss_curves(gan_run / training.LOSSES_CSV, gan_run / "losses.png")
         plots.loss_curves(run_dir / f"class_{tag}_score.csv", run_dir / f"loss_class_{tag}.png",
                           title=f"BAGAN class {tag}")

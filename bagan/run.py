@@ -122,6 +122,13 @@ def load_data(config, data_dir):
     return train, test
 
 
+def infer(model, inputs):
+    """model(inputs) in inference mode, called directly: the grids' few images need no `predict`,
+    whose tf.function, traced anew for every model and input size, made TensorFlow warn of
+    retracing during training."""
+    return np.asarray(model(inputs, training=False))
+
+
 def class_label(c):
     return "all" if c is None else str(c)
 
@@ -164,7 +171,7 @@ class Runner:
 
         def sample_fn(model):
             inp = pipeline.scale(real).numpy()
-            out = model.predict(v.autoencoder_inputs(inp, y[shown.ravel()].astype("int32")), verbose=0)
+            out = infer(model, v.autoencoder_inputs(inp, y[shown.ravel()].astype("int32")))
             rows = np.stack([inp.reshape(*shown.shape, *self.image_shape),
                              out.reshape(*shown.shape, *self.image_shape)], 1)
             return {"images": rows.reshape(-1, shown.shape[1], *self.image_shape),
@@ -178,10 +185,15 @@ class Runner:
             return float(model.evaluate(val_inputs, val_images, batch_size=256, verbose=0))
 
         def train_to(epochs):
-            return training.train(build, data_fn, run, epochs=epochs, steps_per_epoch=steps,
-                                  config=self.ae_resume_config, save_every=cfg["save_every"],
-                                  strategy=training.get_strategy(cfg["strategy"]),
-                                  sample_fn=sample_fn, sample_every=cfg["sample_every"], verbose=self.verbose)
+            # Grappler's remapper fails on BAGAN's training graphs (a conv's BiasAdd feeds both the
+            # LeakyReLU and its gradient): it prints "remapper failed: INVALID_ARGUMENT: Mutation::Apply
+            # error" on stderr and leaves the graph unfused. Off, the losses are the same, bit for bit.
+            with training.without_remapper():
+                return training.train(build, data_fn, run, epochs=epochs, steps_per_epoch=steps,
+                                      config=self.ae_resume_config, save_every=cfg["save_every"],
+                                      strategy=training.get_strategy(cfg["strategy"]),
+                                      sample_fn=sample_fn, sample_every=cfg["sample_every"],
+                                      verbose=self.verbose)
 
         history_path = run / AE_VAL_FILE
         history = json.loads(history_path.read_text()) if history_path.exists() else []   # [epoch, loss]
@@ -282,10 +294,10 @@ class Runner:
         rng = np.random.default_rng(1234)
         fixed_z = v.latents(fixed_labels, rng, sampler)
         real = pipeline.scale(x[shown.ravel()]).numpy()
-        autoenc = ae_model.predict(v.autoencoder_inputs(real, y[shown.ravel()].astype("int32")), verbose=0)
+        autoenc = infer(ae_model, v.autoencoder_inputs(real, y[shown.ravel()].astype("int32")))
 
         def generate(model):
-            return model.generator.predict(v.generator_inputs(fixed_z, fixed_labels), verbose=0)
+            return infer(model.generator, v.generator_inputs(fixed_z, fixed_labels))
 
         def sample_fn(model):
             rows = np.stack([real.reshape(*shown.shape, *self.image_shape),
@@ -300,10 +312,11 @@ class Runner:
             plots.image_grid(path=init_png, **sample_fn(build()))
         steps = len(x) // cfg["batch_size"]
         start, done_before = time.time(), cli.epochs_done(run)
-        model = training.train(build, data_fn, run, epochs=cfg["epochs"], steps_per_epoch=steps,
-                               config=self.resume_config, save_every=cfg["save_every"], sample_fn=sample_fn,
-                               strategy=training.get_strategy(cfg["strategy"]),
-                               sample_every=cfg["sample_every"], verbose=self.verbose)
+        with training.without_remapper():        # fails on this graph too (see the autoencoder)
+            model = training.train(build, data_fn, run, epochs=cfg["epochs"], steps_per_epoch=steps,
+                                   config=self.resume_config, save_every=cfg["save_every"], sample_fn=sample_fn,
+                                   strategy=training.get_strategy(cfg["strategy"]),
+                                   sample_every=cfg["sample_every"], verbose=self.verbose)
         self._timing(tag, "gan", run, start, steps, done_before)
         # The original's file names (Keras 3 needs the .weights.h5 suffix)
         model.generator.save_weights(self.res / f"class_{tag}_generator.weights.h5")
@@ -320,7 +333,7 @@ class Runner:
         target = [c] * 40 if c is not None else list(np.argsort(np.bincount(y, minlength=self.num_classes))[:rows]) * 8
         labels = np.sort(np.asarray(target, "int32"))
         z = v.latents(labels, rng, sampler)
-        images = model.generator.predict(v.generator_inputs(z, labels), verbose=0)
+        images = infer(model.generator, v.generator_inputs(z, labels))
         plots.image_grid(images.reshape(rows, 8, *self.image_shape), self.res / f"plot_class_{tag}.png",
                          title=f"generated, class {tag}")
         return model
@@ -342,10 +355,10 @@ class Runner:
         return np.stack(rows)
 
     def _export_csv(self, source, dest, columns):
-        import pandas as pd
+        from common import plots
         if not source.exists():
             return
-        table = pd.read_csv(source)
+        table = plots.read_log(source)       # epochs from 1, also for a log of an older version
         table[[c for c in columns if c in table]].rename(columns=columns).to_csv(dest, index=False)
 
     def _timing(self, tag, phase, run, start, steps, done_before):

@@ -44,7 +44,8 @@ class Generator:
 
     def __call__(self, labels, rng, batch_size=256):
         from common.pipeline import to_uint8
+        from common.training import predict    # one generator per class: no retracing warnings
         labels = np.asarray(labels, "int32")
         z = self.variant.latents(labels, rng, self.sampler)
-        images = self.model.predict(self.variant.generator_inputs(z, labels), batch_size=batch_size, verbose=0)
+        images = predict(self.model, self.variant.generator_inputs(z, labels), batch_size=batch_size)
         return to_uint8(images)

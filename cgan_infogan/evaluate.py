@@ -130,6 +130,7 @@ def train_classifier(real, synthetic, config, seed):
     import tensorflow as tf
     from cgan_infogan import models
     from common import pipeline
+    from common.metrics.classifier import fit_verbose     # minutes per classifier: show its progress
     keras.utils.set_random_seed(seed)
     model = models.classifier(dropout=config["dropout"])
     batch, rows = config["batch_size"], []
@@ -144,7 +145,7 @@ def train_classifier(real, synthetic, config, seed):
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         ds = ds.map(lambda x, y: (((x + 1.0) / 2.0 - MEAN) / STD, y), num_parallel_calls=tf.data.AUTOTUNE)
         model.fit(ds, epochs=config["epochs"], steps_per_epoch=config["steps_per_epoch"], callbacks=[Log()],
-                  verbose=0, shuffle=False)   # the stream is shuffled by common.pipeline
+                  verbose=fit_verbose("auto"), shuffle=False)   # the stream is shuffled by common.pipeline
     mixing = config.get("mixing", "concat") if synthetic is not None else "concat"
     if mixing == "share":          # every batch: the same number of real images
         fit(pipeline.mixed_dataset(*real, synthetic, real_share=config["real_share"], batch_size=batch, seed=seed)[0])
@@ -159,7 +160,8 @@ def train_classifier(real, synthetic, config, seed):
 
 
 def predict(model, images_uint8):
-    logits = model.predict(normalise(images_uint8), batch_size=1000, verbose=0)
+    from common import training      # a classifier per experiment: no retracing warnings
+    logits = training.predict(model, normalise(images_uint8), batch_size=1000)
     return np.argmax(logits, axis=-1)
 
 

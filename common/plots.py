@@ -43,9 +43,19 @@ def image_grid(images, path, row_labels=None, col_labels=None, title=None):
     return _save(fig, path)
 
 
+def read_log(csv_path):
+    """A CSV log the suite wrote, its `epoch` column counted from 1 like checkpoints, sample grids and
+    state.json (a row's epoch = epochs finished). Logs written before counted from 0: their first
+    row has epoch 0, which the new numbering never writes, so they are shifted here."""
+    table = pd.read_csv(csv_path)
+    if "epoch" in table and len(table) and table["epoch"].iloc[0] == 0:
+        table["epoch"] += 1
+    return table
+
+
 def loss_curves(csv_path, path, x="epoch", title=None):
     """One line per logged column of a CSV loss log, against its `x` column."""
-    table = pd.read_csv(csv_path)
+    table = read_log(csv_path)
     if table.empty:
         return None
     fig = Figure(figsize=(7, 4))

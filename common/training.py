@@ -2,6 +2,7 @@
 Progbar progress, CSV loss logs, atomic `.weights.h5` checkpoints + a JSON training state, automatic
 resume, sample grids, loss-curve plots and a stop on NaN/Inf losses."""
 import atexit
+import contextlib
 import csv
 import functools
 import hashlib
@@ -13,11 +14,11 @@ import shutil
 import sys
 import tempfile
 import warnings
+import weakref
 from pathlib import Path
 
 import keras
 import numpy as np
-import pandas as pd
 import tensorflow as tf
 
 from common import plots
@@ -183,11 +184,56 @@ def _load_weights(model, checkpoint):
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
-def _truncate_csv(path, column, keep_below):
-    """Drop log rows written after the checkpoint being resumed from."""
+_predictors = weakref.WeakKeyDictionary()
+
+
+class _Inference:
+    """model(x, training=False) for one model, held weakly (the cache above must not keep it alive);
+    as the tf.function's Python function it is also the key of that function's tracing statistics."""
+
+    def __init__(self, model):
+        self.model = weakref.ref(model)
+
+    def __call__(self, x):
+        return self.model()(x, training=False)
+
+
+def predict(model, inputs, batch_size=256):
+    """model.predict(inputs, batch_size=...) as numpy, through a tf.function of the model itself.
+
+    TensorFlow counts the traces of Keras' predict functions under one key (their shared code), so a
+    command predicting with a few models (a classifier per training set, a generator per class) drew
+    "triggered tf.function retracing" warnings. This function's key is the model: one trace per model
+    (two with a last, smaller batch), the same graph and batches as predict."""
+    if model not in _predictors:
+        _predictors[model] = tf.function(_Inference(model), reduce_retracing=True)
+    run = _predictors[model]
+    parts = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+    n = len(parts[0])
+    out = [run([p[i:i + batch_size] for p in parts] if isinstance(inputs, (list, tuple))
+               else inputs[i:i + batch_size]) for i in range(0, n, batch_size)]
+    return np.concatenate([keras.ops.convert_to_numpy(o) for o in out])
+
+
+@contextlib.contextmanager
+def without_remapper():
+    """Grappler's remapper (op fusion) off for the tf.functions first run within, then as before (on
+    by default). For graphs on which it fails: it logs "remapper failed: ..." on stderr, and leaves
+    the graph unfused anyway."""
+    before = tf.config.optimizer.get_experimental_options().get("remapping", True)
+    tf.config.optimizer.set_experimental_options({"remapping": False})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options({"remapping": before})
+
+
+def _truncate_csv(path, column, last_kept):
+    """Drop log rows written after the checkpoint being resumed from (keep `column` <= last_kept);
+    a log of an older version, with epochs counted from 0, is rewritten counted from 1."""
     if path.exists() and path.stat().st_size:
-        table = pd.read_csv(path)
-        table[table[column] < keep_below].to_csv(path, index=False)
+        table = plots.read_log(path)
+        table[table[column] <= last_kept].to_csv(path, index=False)
 
 
 class NaNGuard(keras.callbacks.Callback):
@@ -259,8 +305,9 @@ class NaNGuard(keras.callbacks.Callback):
 
 
 class CSVLog(keras.callbacks.Callback):
-    """Loss log with a header: one row per epoch (`epoch` from 0, then the trackers' epoch means),
-    or with `per_step` one row per step (`step` from 1, `epoch`, then the values logged at that step)."""
+    """Loss log with a header: one row per epoch (`epoch` from 1 = epochs finished, as in checkpoint and
+    sample names, then the trackers' epoch means), or with `per_step` one row per step (`step` from 1,
+    `epoch` the step belongs to, from 1 as Keras prints it, then the values logged at that step)."""
 
     def __init__(self, path, per_step=False, steps_per_epoch=None):
         super().__init__()
@@ -273,11 +320,11 @@ class CSVLog(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         if self.per_step:
-            self._row({"step": self.epoch * self.steps_per_epoch + batch + 1, "epoch": self.epoch}, logs)
+            self._row({"step": self.epoch * self.steps_per_epoch + batch + 1, "epoch": self.epoch + 1}, logs)
 
     def on_epoch_end(self, epoch, logs=None):
         if not self.per_step:
-            self._row({"epoch": epoch}, logs)
+            self._row({"epoch": epoch + 1}, logs)   # Keras counts from 0; the suite's files from 1
         if self.file:
             self.file.flush()
 
@@ -397,7 +444,7 @@ def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=
     if initial_epoch and verbose:
         print(f"{run_dir}: resuming after epoch {initial_epoch}")
     _truncate_csv(out_dir / LOSSES_CSV, "epoch", initial_epoch)
-    _truncate_csv(out_dir / STEPS_CSV, "step", initial_epoch * steps_per_epoch + 1)
+    _truncate_csv(out_dir / STEPS_CSV, "step", initial_epoch * steps_per_epoch)
     guard = NaNGuard()
     model.steps_per_execution = _steps_per_execution(steps_per_execution, steps_per_epoch, strategy, step_log)
     if model.steps_per_execution > 1:

@@ -416,6 +416,8 @@ def main(argv=None):
         return (*splits_redrawn(labels, classes, k, config["val_per_class"], rng), [config["seed"], k, r, 3, arm_id])
 
     results, started = {}, time.perf_counter()
+    # a classifier's steps grow with k (k images per class): the ETA weighs each repeat by k
+    work, done = sum(config["shots"]) * config["repeats"], 0
     for k in config["shots"]:
         accs = {"without": [], "with": []}
         for r in range(config["repeats"]):
@@ -424,8 +426,11 @@ def main(argv=None):
                 y = np.array([relabel[c] for c in labels[idx]])
                 y_val = np.array([relabel[c] for c in labels[val_idx]])
                 accs[arm].append(trainer.train(images[idx], y, images[val_idx], y_val, seed, arm == "with"))
+            done += k
+            left = (time.perf_counter() - started) * (work - done) / done
             print(f"k={k} repeat {r + 1}/{config['repeats']}: without {accs['without'][-1]:.3f}, "
-                  f"with {accs['with'][-1]:.3f}", flush=True)
+                  f"with {accs['with'][-1]:.3f}" + (f" (ETA {left / 60:.0f} min)" if work > done else ""),
+                  flush=True)
         results[k] = {"without": accs["without"], "with": accs["with"],
                       "without_mean": float(np.mean(accs["without"])), "with_mean": float(np.mean(accs["with"])),
                       "without_std": float(np.std(accs["without"])), "with_std": float(np.std(accs["with"])),

@@ -258,7 +258,7 @@ def test_imported_run_restores_into_bagan_with_the_same_outputs(imported, ref):
     np.testing.assert_allclose(np.asarray(model.latent_means), np.load(FIXTURE / "0_means.npy"))
     losses = pd.read_csv(imported / "class_0" / "gan" / "losses.csv")
     assert list(losses.columns) == ["epoch", "disc_loss", "gen_loss", "val_disc_loss", "val_gen_loss"]
-    assert losses["epoch"].tolist() == list(range(10)) and losses["gen_loss"][0] == 1.8939096
+    assert losses["epoch"].tolist() == list(range(1, 11)) and losses["gen_loss"][0] == 1.8939096
     assert losses["val_disc_loss"][0] == 0.9246380220812176
     assert pd.read_csv(imported / "0_autoencoder.csv")["loss"].tolist()[-1] == 0.052638836
     kept = np.load(imported / "0_kept_indices.npy")
@@ -293,7 +293,7 @@ def test_imported_run_continues_training(imported):
     state = lambda phase: json.loads((imported / "class_0" / phase / "state.json").read_text())  # noqa: E731
     assert state("autoencoder")["epoch"] == 10 and state("gan")["epoch"] == 11
     score = pd.read_csv(imported / "class_0_score.csv")
-    assert score["epoch"].tolist() == list(range(11))
+    assert score["epoch"].tolist() == list(range(1, 12))
     original = pd.read_csv(FIXTURE / "class_0_score.csv")
     np.testing.assert_array_equal(score.drop(columns="epoch").values[:10], original.values)
     assert np.isfinite(score.values[10]).all()

@@ -41,14 +41,16 @@ def test_classification_accuracy_score_trains_on_one_set_and_tests_on_another():
         classifier.classification_accuracy_score(x, y[:-1], tx, ty)
 
 
-def test_reference_classifier_is_trained_once_and_cached(tmp_path, monkeypatch):
+def test_reference_classifier_is_trained_once_and_cached(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("GAN_CACHE_DIR", str(tmp_path / "cache"))
     x, y = _halves(60, 4)
     for i, (image, label) in enumerate(zip(x, y)):
         folder = tmp_path / "halves" / f"class{label}"
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray(image[..., 0]).save(folder / f"{i}.png")
-    model = classifier.reference_classifier(str(tmp_path / "halves"), tmp_path, epochs=1, verbose=0)
+    model = classifier.reference_classifier(str(tmp_path / "halves"), tmp_path, epochs=1)
+    out = capsys.readouterr().out      # not a terminal: a line per epoch, no progress bar
+    assert "training once on 54 images for 1 epochs" in out and " - loss: " in out and "\r" not in out
     (info_file,) = (tmp_path / "cache" / "classifiers").glob("halves-*.json")
     info = json.loads(info_file.read_text())
     assert info["n_train"] == 54 and info["n_test"] == 6 and 0 <= info["test_accuracy"] <= 1

@@ -39,11 +39,31 @@ def test_two_plus_two_epochs_equal_four(tmp_path):
     for a, b in zip(straight, resumed):
         np.testing.assert_array_equal(a, b)
     log = pd.read_csv(tmp_path / "b" / training.LOSSES_CSV)
-    assert list(log.columns) == ["epoch", "d_loss", "g_loss"] and log["epoch"].tolist() == [0, 1, 2, 3]
+    assert list(log.columns) == ["epoch", "d_loss", "g_loss"] and log["epoch"].tolist() == [1, 2, 3, 4]
     steps = pd.read_csv(tmp_path / "b" / training.STEPS_CSV)
     assert steps["step"].tolist() == list(range(1, 17))
     assert sorted(p.name for p in (tmp_path / "b" / "samples").iterdir())[-1] == "epoch_0004.png"
     assert (tmp_path / "b" / "losses.png").exists()
+
+
+def test_a_log_counting_epochs_from_0_resumes_counted_from_1(tmp_path):
+    """Runs of an older version logged epochs from 0: resuming drops the rows after the checkpoint
+    (here a third epoch that never reached one) and continues the log counted from 1."""
+    straight = tmp_path / "a"
+    fit(straight, 4)
+    fit(tmp_path / "b", 2)
+    for name, extra in ((training.LOSSES_CSV, "2,9.0,9.0\n"), (training.STEPS_CSV, "9,2,9.0,9.0\n")):
+        path = tmp_path / "b" / name
+        old = pd.read_csv(path).assign(epoch=lambda t: t["epoch"] - 1)
+        path.write_text(old.to_csv(index=False, lineterminator="\n") + extra)
+    fit(tmp_path / "b", 4)
+    for name in (training.LOSSES_CSV, training.STEPS_CSV):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "b" / name), pd.read_csv(straight / name))
+    log = pd.read_csv(straight / training.LOSSES_CSV)
+    assert log["epoch"].tolist() == [1, 2, 3, 4]
+    assert pd.read_csv(straight / training.STEPS_CSV)["epoch"].tolist() == [1] * 4 + [2] * 4 + [3] * 4 + [4] * 4
+    saved = json.loads((straight / "state.json").read_text())
+    assert saved["epoch"] == log["epoch"].iloc[-1] == 4 and saved["checkpoint"] == "epoch_0004.weights.h5"
 
 
 def test_checkpoints_are_complete_files(tmp_path):
@@ -173,3 +193,22 @@ def test_tensorboard_logs_losses_and_sample_grids(tmp_path):
     fit(tmp_path, 2, config=dict(CONFIG, tensorboard=True))
     assert list((tmp_path / "tensorboard" / "train").glob("events.out.tfevents.*"))
     assert list((tmp_path / "tensorboard" / "samples").glob("events.out.tfevents.*"))
+
+
+def test_predict_equals_keras_predict_without_retracing_warnings():
+    """training.predict: Keras' predict, batch for batch, but several models predicting one after
+    the other draw no "triggered tf.function retracing" warning (Keras' own predict did from the 5th)."""
+    import logging
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("tensorflow")
+    z = np.random.default_rng(0).standard_normal((37, toy.LATENT)).astype("float32")   # 16 + 16 + 5
+    generators = [toy.build()().generator for _ in range(6)]
+    logger.addHandler(handler)
+    try:
+        got = [training.predict(g, z, batch_size=16) for g in generators]
+    finally:
+        logger.removeHandler(handler)
+    assert not [r for r in records if "retracing" in r.getMessage()]
+    np.testing.assert_array_equal(got[-1], generators[-1].predict(z, batch_size=16, verbose=0))

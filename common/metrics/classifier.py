@@ -7,6 +7,7 @@
 """
 import hashlib
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -57,14 +58,20 @@ def _check(images, labels, what):
     return images, labels.astype(np.int64)
 
 
+def fit_verbose(verbose):
+    """Keras' `verbose` for a fit: "auto" = a progress bar with an ETA on a terminal, one line per
+    epoch in a log file (where the bar's carriage returns would pile up), as common.training does."""
+    return (1 if sys.stdout.isatty() else 2) if verbose == "auto" else verbose
+
+
 def train_classifier(images, labels, num_classes=None, epochs=DEFAULT_EPOCHS, batch_size=128, seed=0,
                      verbose=1):
-    """Fit the small CNN on uint8 images; returns the model."""
+    """Fit the small CNN on uint8 images; returns the model. verbose: Keras' 0/1/2 or "auto"."""
     images, labels = _check(images, labels, "training set")
     num_classes = int(num_classes or labels.max() + 1)
     keras.utils.set_random_seed(seed)
     model = build_cnn(images.shape[1:], num_classes, decay_steps=epochs * -(-len(images) // batch_size))
-    model.fit(images, labels, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose)
+    model.fit(images, labels, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=fit_verbose(verbose))
     return model
 
 
@@ -74,7 +81,8 @@ def predict_classes(classifier, images_uint8, batch_size=256):
     if images.dtype != np.uint8 or images.shape[1:] != want:
         raise UserError(f"the classifier takes uint8 images of shape {want}, got {images.dtype} "
                         f"{images.shape[1:]}")
-    return np.argmax(classifier.predict(images, batch_size=batch_size, verbose=0), axis=-1)
+    from common.training import predict      # no retracing warnings when several classifiers predict
+    return np.argmax(predict(classifier, images, batch_size=batch_size), axis=-1)
 
 
 def accuracy(classifier, images_uint8, labels):
@@ -108,11 +116,12 @@ def fingerprint(data):
     return digest.hexdigest()[:16]
 
 
-def reference_classifier(name, data_dir=None, seed=0, epochs=None, verbose=1, **load_options):
+def reference_classifier(name, data_dir=None, seed=0, epochs=None, verbose="auto", **load_options):
     """The reference CNN for dataset `name`, trained once on its full train split and cached.
 
     Datasets without a test split (omniglot, a folder) keep a seeded 10% aside for testing instead.
-    Its test accuracy is printed and stored beside the model in a json.
+    Its test accuracy is printed and stored beside the model in a json. Training takes minutes on a
+    CPU: a line says so first, then Keras shows the epochs' progress (verbose, as train_classifier).
     """
     from common import datasets
     root = datasets.data_dir(data_dir)
@@ -139,6 +148,9 @@ def reference_classifier(name, data_dir=None, seed=0, epochs=None, verbose=1, **
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache entry is retrained
     num_classes = max(len(train.class_names), int(train.labels.max()) + 1)
+    if verbose:
+        print(f"reference classifier {name}: training once on {len(train)} images for {epochs} epochs "
+              f"(then cached in {path.parent})", flush=True)
     start = time.time()
     model = train_classifier(train.images, train.labels, num_classes, epochs, seed=seed, verbose=verbose)
     seconds = time.time() - start

@@ -5,10 +5,10 @@
 # InfoGAN's code -> digit mapping accuracy (infogan/mapping.csv; 0 = never; needs the cached
 # reference MNIST classifier, trained once on first use).
 PROFILES = {
-    "smoke": dict(cgan_epochs=1, infogan_epochs=1, batch_size=32, train_images=256, cgan_lr=2e-4,
+    "smoke": dict(cgan_epochs=1, infogan_epochs=1, batch_size=32, train_limit=256, cgan_lr=2e-4,
                   infogan_variant="kalpak92", mapping_every=0),
-    "quick": dict(cgan_epochs=5, infogan_epochs=5, batch_size=128, train_images=None, cgan_lr=2e-4,
+    "quick": dict(cgan_epochs=5, infogan_epochs=5, batch_size=128, train_limit=None, cgan_lr=2e-4,
                   infogan_variant="kalpak92", mapping_every=1),
-    "paper": dict(cgan_epochs=500, infogan_epochs=100, batch_size=128, train_images=None, cgan_lr=2e-4,
+    "paper": dict(cgan_epochs=500, infogan_epochs=100, batch_size=128, train_limit=None, cgan_lr=2e-4,
                   infogan_variant="kalpak92", mapping_every=5),
 }

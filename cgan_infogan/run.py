@@ -25,7 +25,7 @@ def parser():
     p.add_argument("--image-size", type=cli.image_size, default=None,
                    help="resize a folder's images to SIZE or HEIGHTxWIDTH (at least 12; MNIST is 28x28)")
     p.add_argument("--name", type=cli.run_name, default=None, help="run directory name under --out (default <dataset>_<profile>)")
-    p.add_argument("--train-images", type=cli.positive_int, default=None,
+    p.add_argument("--train-limit", "--train-images", dest="train_limit", type=cli.positive_int, default=None,
                    help="train on a seeded subset of this many training images (profile: 256 in smoke, "
                         "all 60000 otherwise; a smaller folder is used whole)")
     p.add_argument("--lr", type=cli.bounded(float, 0, None, low_open=True), default=None,
@@ -102,7 +102,7 @@ def train_one(model_name, config, images, labels, run_dir):
     lr = config.get("lr") or config["cgan_lr"]
     sub_config = {"model": model_name, "epochs": epochs, "batch_size": config["batch_size"],
                   "lr": lr, "seed": config["seed"], "train_images": len(images),
-                  "train_subset": config.get("train_images"), "overwrite": config.get("overwrite", False),
+                  "train_subset": config.get("train_limit"), "overwrite": config.get("overwrite", False),
                   "jit_compile": config.get("jit_compile", False), "save_every": config["save_every"],
                   "precision": config.get("precision", "float32"), "tensorboard": config.get("tensorboard", False)}
     shape = {k: config[k] for k in ("num_classes", "image_shape") if k in config}   # a folder's; MNIST: none
@@ -180,20 +180,28 @@ def load_data(config):
     return data
 
 
+def _written_config(run_dir):
+    path = Path(run_dir) / cli.CONFIG_FILE
+    return cli.read_json(path, "run configuration").get("config", {}) if path.exists() else {}
+
+
 def train(argv=None):
     """What `python -m cgan_infogan.train ARGV` does (cgan_infogan.augment trains through it too);
     returns the run directory."""
     args = cli.parse_args(parser(), argv, PROFILES)
     config = cli.resolve(args, PROFILES)
     data = load_data(config)
-    if config.get("dataset") and args.train_images is None and (config.get("train_images") or 0) >= len(data.images):
-        config["train_images"] = None     # the profile's subset size is MNIST's; a small folder is used whole
-    index = training_subset(len(data.images), config.get("train_images"), config["seed"])
+    if config.get("dataset") and args.train_limit is None and (config.get("train_limit") or 0) >= len(data.images):
+        config["train_limit"] = None     # the profile's subset size is MNIST's; a small folder is used whole
+    index = training_subset(len(data.images), config.get("train_limit"), config["seed"])
     run_dir = run_dir_of(config)
     # The top-level config records the request; --overwrite applies to the model(s) trained now only,
     # and which model(s) a call trains is no mismatch: each has its own resumable sub-directory.
-    cli.prepare_run_dir(run_dir, {k: v for k, v in config.items() if k != "model"} | {"overwrite": False},
-                        "cgan_infogan")
+    # (The model sub-runs record the subset as train_subset and the images used as train_images.)
+    record = {k: v for k, v in config.items() if k != "model"} | {"overwrite": False}
+    if "train_images" in _written_config(run_dir):     # written before train_limit was its name
+        record["train_images"] = record.pop("train_limit")
+    cli.prepare_run_dir(run_dir, record, "cgan_infogan")
     for model_name in (MODELS if config["model"] == "both" else (config["model"],)):
         print(f"== {model_name}: {run_dir / model_name}")
         train_one(model_name, config, data.images[index], data.labels[index], run_dir)

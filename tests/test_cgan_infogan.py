@@ -226,6 +226,21 @@ def test_low_data_mixing_arms(tmp_path, data_root, monkeypatch):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "blend" in r.stderr
 
 
+def test_train_limit_is_the_subset_name_and_older_runs_resume(tmp_path, data_root):
+    """--train-limit (alias --train-images) is the config's train_limit; a run whose config.json says
+    train_images (written before the rename) resumes without a configuration mismatch."""
+    out = tmp_path / "results"
+    args = ["--profile", "smoke", "--model", "cgan", "--batch-size", "32", "--data-dir", str(data_root), "--out", str(out)]
+    train.main(args + ["--train-limit", "64"])
+    path = out / "mnist_smoke" / "config.json"
+    record = json.loads(path.read_text())
+    assert record["config"]["train_limit"] == 64 and "train_images" not in record["config"]
+    record["config"]["train_images"] = record["config"].pop("train_limit")
+    path.write_text(json.dumps(record))
+    train.main(args + ["--train-images", "64", "-e", "2"])
+    assert json.loads((out / "mnist_smoke" / "cgan" / "state.json").read_text())["epoch"] == 2
+
+
 def _hand_outputs():
     """D logits 0 (real) and log 3 (fake: sigmoid 3/4); Q logits with p_1 = 1/4; codes (0.5, -1)
     against means 0 and variances (1, 2)."""

@@ -32,11 +32,11 @@ def parser():
     g.add_argument("-l", "--learning-rate", "--lr", dest="lr", type=cli.bounded(float, 0, low_open=True),
                    default=None,
                    help="Adam learning rate of every model (original 5e-5; BAGAN-GP 2e-4)")
-    g.add_argument("-d", "--dmode", choices=("uniform", "rebalance"), default="uniform",
+    g.add_argument("-d", "--dmode", choices=("uniform", "rebalance"), default=None,
                    help="class sampling of the generated images shown to D")
-    g.add_argument("-g", "--gmode", choices=("uniform", "rebalance"), default="uniform",
+    g.add_argument("-g", "--gmode", choices=("uniform", "rebalance"), default=None,
                    help="class sampling of the generated images G is trained on")
-    g.add_argument("-D", "--dataset", default="MNIST",
+    g.add_argument("-D", "--dataset", default=None,
                    help="MNIST, CIFAR10, GTSRB, or a folder with one sub-folder of images per class")
     x = p.add_argument_group("beyond the original")
     x.add_argument("--variant", choices=("bagan", "gp"), default="bagan",
@@ -45,7 +45,7 @@ def parser():
                    help="D's real batches: natural = the imbalanced set as it comes (the original); "
                         "balanced = classes drawn equally often (the minority's images repeat), so D "
                         "learns the minority class from its real images (profile)")
-    x.add_argument("--loss", choices=("clipped", "logits"), default="clipped",
+    x.add_argument("--loss", choices=("clipped", "logits"), default=None,
                    help="BAGAN's cross-entropy on D's softmax: clipped = the original's Keras 2.1 "
                         "(-log clip(p, 1e-7, 1-1e-7): no gradient below 1e-7); logits = Keras 3's "
                         "(from the softmax's logits, full gradient)")

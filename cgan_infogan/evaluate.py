@@ -48,14 +48,17 @@ PROFILES = {
     # code_range: the InfoGAN sets sweep a continuous code over linspace(-r, r, 10); 2 is the
     # original's (beyond the trained U(-1, 1)), --code-range 1 the trained range.
     "smoke": dict(clf_epochs=1, clf_steps_per_epoch=4, mixes="60000+0,300+300", low_data="100+200",
-                  test_limit=500, heldout_limit=500, batch_size=64, code_range=2.0),
+                  test_limit=500, heldout_limit=500, batch_size=64, code_range=2.0, low_data_mixing="concat",
+                  real_share=0.5, dropout=0.8),
     # quick: the original's grid at 1/5 scale (12k images, 50/80/90 % synthetic), two 937-step epochs.
     "quick": dict(clf_epochs=2, clf_steps_per_epoch=937,
                   mixes="12000+0,6000+6000,2400+9600,1200+10800", low_data="600+5400,3000+10800",
-                  test_limit=None, heldout_limit=10000, batch_size=64, code_range=2.0),
+                  test_limit=None, heldout_limit=10000, batch_size=64, code_range=2.0, low_data_mixing="concat",
+                  real_share=0.5, dropout=0.8),
     "paper": dict(clf_epochs=50, clf_steps_per_epoch=937,
                   mixes="60000+0,30000+30000,12000+48000,6000+54000", low_data="600+5400,3000+27000",
-                  test_limit=None, heldout_limit=None, batch_size=64, code_range=2.0),
+                  test_limit=None, heldout_limit=None, batch_size=64, code_range=2.0, low_data_mixing="concat",
+                  real_share=0.5, dropout=0.8),
 }
 # The original's accuracies (on its leaky split) by source and synthetic share of the training set.
 PAPER = {("real", 0.0): 0.9887,
@@ -213,11 +216,11 @@ def parser():
                    help="comma-separated REAL+SYNTHETIC counts of the grid (profile: the original's)")
     p.add_argument("--low-data", dest="low_data", default=None,
                    help="comma-separated REAL+SYNTHETIC low-data runs; each also runs REAL alone ('' = none)")
-    p.add_argument("--low-data-mixing", default="concat",
+    p.add_argument("--low-data-mixing", default=None,
                    help=f"comma-separated ways to mix the low-data runs' synthetic images, among {', '.join(MIXING)} "
                         "(concat: the original's; share: --real-share real images in every batch; finetune: "
                         "synthetic first, then real only)")
-    p.add_argument("--real-share", type=cli.bounded(float, 0, 1, low_open=True, high_open=True), default=0.5,
+    p.add_argument("--real-share", type=cli.bounded(float, 0, 1, low_open=True, high_open=True), default=None,
                    help="share of real images per batch for --low-data-mixing share (0.5)")
     p.add_argument("--sources", default=None,
                    help=f"comma-separated synthetic sources among {', '.join(SOURCES)} (default: those trained)")
@@ -228,7 +231,7 @@ def parser():
     p.add_argument("--code-range", type=cli.bounded(float, 0, 4, low_open=True), default=None,
                    help="InfoGAN sets: sweep the continuous code over [-R, R], R in (0, 4] (profile: 2, the "
                         "original's; 1 = the trained range). R != 2 writes under RUN_DIR/code_range_<R>/")
-    p.add_argument("--dropout", type=cli.bounded(float, 0, 1, high_open=True), default=0.8,
+    p.add_argument("--dropout", type=cli.bounded(float, 0, 1, high_open=True), default=None,
                    help="drop probability of the dense layers (0.8, the original)")
     return p
 

@@ -32,18 +32,9 @@ def train_argv(args):
     return argv + list(args.train_args)
 
 
-def train(args):
-    from cgan_infogan import run        # TensorFlow is imported only when a model is trained
-    return run.train(train_argv(args))
-
-
 @cli.main
 def main(argv=None):
-    args = augment.parse(parser(), argv)
-    data = augment.load_data(args)
-    run_dir = augment.run_dir(args, train)
-    from common import generators
-    generator = generators.load(run_dir, model=args.model)
+    args, data, run_dir, generator = augment.start(parser(), argv, "cgan_infogan", train_argv, model=lambda args: args.model)
     config = cli.read_config(run_dir)
     augment.check_classes(config.get("class_names") or range(generator.num_classes), data.class_names, run_dir)
     augment.check_shape(generator, data, run_dir)

@@ -130,9 +130,19 @@ def check_classes(run_names, data_names, run_dir):
                         f"{', '.join(map(str, data_names))}; train on this data (leave out --run)")
 
 
-def run_dir(args, train):
-    """The run to generate with: --run, else the one `train(args)` trains (or resumes) on --data."""
-    return Path(args.run) if args.run else train(args)
+def start(p, argv, package, train_argv, model=None):
+    """What every augment command does first: parse the flags, read --data, take --run or train (or
+    resume) the package's model on --data with `train_argv(args)`, and load the run's generator
+    (`model(args)` picks one of several). Returns (args, data, run_dir, generator)."""
+    import importlib
+    args = parse(p, argv)
+    data = load_data(args)
+    if args.run:
+        run_dir = Path(args.run)
+    else:        # TensorFlow is imported only here, once the flags and the data are known to be good
+        run_dir = importlib.import_module(f"{package}.run").train(train_argv(args))
+    from common import generators
+    return args, data, run_dir, generators.load(run_dir, model=model(args) if model else None)
 
 
 def check_shape(generator, data, run_dir):

@@ -41,18 +41,9 @@ def sources_of(labels, counts):
     return index, labels[index]
 
 
-def train(args):
-    from dagan import run        # TensorFlow is imported only when a model is trained
-    return run.train(train_argv(args))
-
-
 @cli.main
 def main(argv=None):
-    args = augment.parse(parser(), argv)
-    data = augment.load_data(args)
-    run_dir = augment.run_dir(args, train)
-    from common import generators
-    generator = generators.load(run_dir)
+    args, data, run_dir, generator = augment.start(parser(), argv, "dagan", train_argv)
     if generator.package != "dagan":
         raise UserError(f"{run_dir} is a {generator.package} run; dagan.augment needs a DAGAN run")
     augment.check_shape(generator, data, run_dir)

@@ -444,6 +444,9 @@ def write_summary(run_dir, config, results, gen_info, speed):
     rows = []
     for r in results:
         what = ("real only" if not r["synthetic"] else f"{r['source']}") + f", {r['real']} real + {r['synthetic']} synthetic"
+        if r.get("mixing", "concat") != "concat":      # the original's concatenation keeps its claim text
+            what += ", " + ("synthetic then real fine-tuning" if r["mixing"] == "finetune"
+                            else f"{round(100 * config['real_share'])} % real per batch")
         rows.append({"paper": "CGAN/InfoGAN", "metric": f"CNN test accuracy, {what} (official 10k MNIST test)",
                      "paper_value": r["paper_accuracy"], "value": r["accuracy"],
                      "notes": f"{config['profile']} profile, {config['clf_epochs']}x{config['clf_steps_per_epoch']} classifier steps; "

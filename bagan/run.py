@@ -181,8 +181,11 @@ class Runner:
         start, done_before = time.time(), cli.epochs_done(run)
         val_inputs, val_images = self._autoencoder_validation()
 
+        val_data = pipeline.without_autotune(                # one evaluate per epoch: see there
+            tf.data.Dataset.from_tensor_slices((val_inputs, val_images)).batch(256))
+
         def val_loss(model):
-            return float(model.evaluate(val_inputs, val_images, batch_size=256, verbose=0))
+            return float(model.evaluate(val_data, verbose=0))
 
         def train_to(epochs):
             # Grappler's remapper fails on BAGAN's training graphs (a conv's BiasAdd feeds both the

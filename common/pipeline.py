@@ -34,6 +34,17 @@ def class_probabilities(labels, mode, num_classes=None):
     return p / p.sum() if p.sum() > 0 else np.full(n, 1.0 / n)
 
 
+def without_autotune(ds):
+    """`ds` with tf.data's autotuning model thread off. That thread sleeps in periods that double from
+    10 ms up to 60 s, and destroying an iterator waits for its current sleep to end, idle: every fresh
+    iterator (a `fit` call, each epoch of a `fit` over arrays, an `evaluate`) cost up to its own
+    lifetime again (measured in docs/throughput.md). AUTOTUNE maps then run on every core, and
+    prefetch(AUTOTUNE) keeps its own buffer rule, which does not need the thread."""
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)
+
+
 def epoch_order(n, seed, epoch, sample_weights=None):
     """Indices of one epoch: a permutation, or n draws with replacement weighted per example."""
     seed = tf.stack([tf.cast(seed, tf.int64), tf.cast(epoch, tf.int64)])
@@ -74,7 +85,7 @@ def make_dataset(images, labels=None, batch_size=64, seed=0, start_epoch=0, epoc
     ds = ds.map(gather, num_parallel_calls=AUTOTUNE, deterministic=True).prefetch(AUTOTUNE)
     if epochs is not None:   # flat_map hides the length; Keras needs it to loop over a finite set cleanly
         ds = ds.apply(tf.data.experimental.assert_cardinality(steps * epochs))
-    return ds, steps
+    return without_autotune(ds), steps
 
 
 def mixed_dataset(real_images, real_labels, synthetic, real_share=0.5, batch_size=64, seed=0,
@@ -113,7 +124,7 @@ def mixed_dataset(real_images, real_labels, synthetic, real_share=0.5, batch_siz
     ds = tf.data.Dataset.zip(real, fake).map(join, num_parallel_calls=AUTOTUNE, deterministic=True)
     if epochs is not None:
         ds = ds.apply(tf.data.experimental.assert_cardinality(steps * epochs))
-    return ds.prefetch(AUTOTUNE), steps
+    return without_autotune(ds.prefetch(AUTOTUNE)), steps
 
 
 def _as_scaled(images):

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from common import pipeline
 from common.errors import UserError
 from common.gan import GAN
 from common.losses import GP_AXES, MS_EPSILON, gradient_penalty, mode_seeking
@@ -102,9 +103,9 @@ def pair_dataset(images, labels, batch_size, steps_per_epoch, critic_steps=5, se
 
     first = start_epoch * steps_per_epoch
     end = np.iinfo(np.int64).max if epochs is None else (start_epoch + epochs) * steps_per_epoch
-    return (tf.data.Dataset.range(first, end)
-            .map(element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            .prefetch(tf.data.AUTOTUNE))
+    return pipeline.without_autotune(tf.data.Dataset.range(first, end)
+                                     .map(element, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+                                     .prefetch(tf.data.AUTOTUNE))
 
 
 class DAGAN(GAN):

@@ -244,6 +244,8 @@ def bench(package, profile, args):
     steps = -(-steps // spe) * spe        # Keras runs every call's steps in full: whole calls only
     warmup = -(-args.warmup // spe) * spe
     data = tf.data.Dataset.from_tensors(batch).repeat()
+    if not args.tf_autotune:       # as the suite's pipelines (common.pipeline.without_autotune)
+        data = pipeline.without_autotune(data)
     constant = tf.nest.map_structure(tf.constant, batch)
     runs = []
     for index in range(args.models):
@@ -333,7 +335,8 @@ def markdown(info, rows, args):
              f"load average {info['load_before']} before, {info['load_after']} after; {info['date']}.",
              f"Precision {args.precision}{', jit_compile' if args.jit else ''}"
              f"{f', steps_per_execution {args.steps_per_execution}' if args.steps_per_execution > 1 else ''}"
-             f"{', with NaNGuard + per-step CSVLog' if args.suite_callbacks else ''}; {args.models} model(s) x "
+             f"{', with NaNGuard + per-step CSVLog' if args.suite_callbacks else ''}"
+             f"{', tf.data autotune on (TensorFlow default)' if args.tf_autotune else ', tf.data autotune off (the suite)'}; {args.models} model(s) x "
              f"{args.calls} timed call(s) each after a {args.warmup}-step warm-up call; util = process CPU s / wall s.",
              "",
              "| package | profile | widths | batch | mode | steps/call | steps/s median (min-max) | images/s median "
@@ -358,6 +361,9 @@ def main(argv=None):
     p.add_argument("--calls", type=int, default=3, help="timed fit calls per model (default 3)")
     p.add_argument("--models", type=int, default=2, help="fresh models per package and profile (default 2)")
     p.add_argument("--loop", action="store_true", help="also time a plain tf.function loop over train_step")
+    p.add_argument("--tf-autotune", action="store_true",
+                   help="leave tf.data's autotuning on (TensorFlow's default; the suite turns it off): each fit "
+                        "call then waits at its end for the autotune thread, up to the call's own length")
     p.add_argument("--precision", default="float32", choices=("float32", "mixed_bfloat16", "mixed_float16"))
     p.add_argument("--jit", action="store_true", help="compile the train step with XLA (jit_compile=True)")
     p.add_argument("--steps-per-execution", type=int, default=1,

@@ -56,3 +56,17 @@ def test_uniform_class_mode_balances_the_batches():
     ds, _ = pipeline.make_dataset(IMAGES, LABELS, batch_size=10, seed=0, class_mode="uniform")
     labels = np.concatenate([b[1] for b in batches(ds, 200)])
     assert abs(labels.mean() - 0.5) < 0.03                  # natural frequency of class 1 is 0.2
+
+
+def test_the_suites_datasets_run_without_tf_data_autotuning():
+    # With autotuning on, destroying an iterator waits for the autotune thread's current sleep (up to
+    # 60 s, about the iterator's age): every fit call or fit-over-arrays epoch lost that much, idle.
+    from dagan.gan import pair_dataset
+    images = np.zeros((8, 4, 4, 1), np.uint8)
+    labels = np.repeat(np.arange(4), 2)
+    made = {"make_dataset": pipeline.make_dataset(images, labels, batch_size=2, epochs=1)[0],
+            "mixed_dataset": pipeline.mixed_dataset(images, labels, (images, labels), batch_size=4)[0],
+            "dagan pair_dataset": pair_dataset(images, labels, 2, 2, critic_steps=1)}
+    for name, ds in made.items():
+        assert ds.options().autotune.enabled is False, name
+        next(iter(ds))

@@ -71,7 +71,12 @@ def train_classifier(images, labels, num_classes=None, epochs=DEFAULT_EPOCHS, ba
     num_classes = int(num_classes or labels.max() + 1)
     keras.utils.set_random_seed(seed)
     model = build_cnn(images.shape[1:], num_classes, decay_steps=epochs * -(-len(images) // batch_size))
-    model.fit(images, labels, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=fit_verbose(verbose))
+    import tensorflow as tf
+
+    from common.pipeline import without_autotune    # a fresh iterator per epoch: see there
+    data = (tf.data.Dataset.from_tensor_slices((images, labels))
+            .shuffle(len(images), seed=seed, reshuffle_each_iteration=True).batch(batch_size))
+    model.fit(without_autotune(data), epochs=epochs, verbose=fit_verbose(verbose))
     return model
 
 

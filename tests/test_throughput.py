@@ -89,3 +89,30 @@ def test_the_new_file_wins_over_an_old_one(tmp_path):
 def test_zero_seconds_has_no_rate(tmp_path, seconds):
     rec = throughput.record(tmp_path, "gan", seconds, 1, 1, epochs_done=1, epochs_timed=1, note="")
     assert rec["images_per_s"] is None and rec["steps_per_s"] is None
+
+
+def test_side_by_side_rows_are_the_suites_median_over_the_originals(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from common import summary
+    from tests.conftest import ROOT
+    peer = {"meta": {"torch": "2.13.0+cpu", "cpu_model": "X"},
+            "results": {"cgan": {"runs": [{"gen_steps_per_s": v} for v in (4.0, 5.0, 6.0)]}}}
+    runs = [{"steps_per_s": v} for v in (7.0, 7.5, 8.0)]
+    suite = {"machine": {"cpu_model": "X", "logical_cpus": 2, "tensorflow": "2", "keras": "3",
+                         "date": "2026-12-05 18:00 UTC"},
+             "rows": [{"package": "cgan", "profile": "paper=quick", "mode": "fit", "precision": "float32", "runs": runs},
+                      {"package": "cgan", "profile": "paper=quick", "mode": "loop", "precision": "float32",
+                       "runs": [{"steps_per_s": 100.0}]}]}
+    (tmp_path / "peer.json").write_text(json.dumps(peer))
+    (tmp_path / "suite.json").write_text(json.dumps(suite))
+    out = subprocess.run([sys.executable, "scripts/side_by_side.py", "--peer", str(tmp_path / "peer.json"),
+                          "--suite", str(tmp_path / "suite.json"), "--out", str(tmp_path / "results" / "throughput")],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    table = summary.collect(tmp_path / "results")
+    row = table.iloc[0]
+    assert row["value"] == 1.5 and row["target"] == ">= 1.5" and row["profile"] == "paper"   # 7.5 / 5.0; loop ignored
+    assert summary.met(row["value"], row["target"]) is True and "side_by_side.sh" in row["command"]

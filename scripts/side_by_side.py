@@ -1,0 +1,92 @@
+"""The suite's training steps against the PyTorch originals', measured side by side (issue #22).
+
+    python scripts/side_by_side.py --peer PEER.json [PEER.json ...] --suite SUITE.json [SUITE.json ...] \
+        --out results/throughput [--markdown table.md]
+
+PEER.json: written by ../shared/bench's harnesses (peer_kalpak_cgan_infogan.py, peer_dagan_torch.py);
+SUITE.json: written by scripts/bench_steps.py, in the same sitting on the same, otherwise idle machine.
+For each model that both measured (CGAN, InfoGAN, DAGAN at the paper's widths), the ratio of the
+suite's median `fit` rate to the original's median rate (a step = one generator step with its critic
+steps: CGAN/InfoGAN 1 D + 1 G, DAGAN 5 critic + 1 G, batches as the originals'). Writes
+OUT/<date>/headline.json, which `python -m common.summary results` turns into scoreboard rows (target:
+the suite at least 1.5x its original), and the table on stdout (and --markdown).
+"""
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+PEERS = {"cgan": "kalpak92 CGAN", "infogan": "kalpak92 InfoGAN", "dagan": "dagan_torch"}
+TARGET = ">= 1.5"
+COMMAND = "TORCH_PY=<venv>/bin/python PEERS=<originals> bash scripts/side_by_side.sh"
+
+
+def peer_rates(paths):
+    """{model: (median G steps/s, [runs], meta)} over the harnesses' JSON files (several sittings of one
+    model: all their runs pooled)."""
+    runs, meta = {}, {}
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        for name, result in data["results"].items():
+            model = name.lower()
+            runs.setdefault(model, []).extend(r["gen_steps_per_s"] for r in result["runs"])
+            meta[model] = data["meta"]
+    return {m: (statistics.median(r), r, meta[m]) for m, r in runs.items()}
+
+
+def suite_rates(paths):
+    """{model: (median steps/s of its fit calls, [calls], machine)} at the paper profile, float32."""
+    runs, machine = {}, {}
+    for path in paths:
+        data = json.loads(Path(path).read_text())
+        for row in data["rows"]:
+            if row["mode"] != "fit" or not row["profile"].startswith("paper") or row["precision"] != "float32":
+                continue
+            runs.setdefault(row["package"], []).extend(r["steps_per_s"] for r in row["runs"])
+            machine[row["package"]] = data["machine"]
+    return {m: (statistics.median(r), r, machine[m]) for m, r in runs.items()}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--peer", nargs="+", required=True, type=Path)
+    p.add_argument("--suite", nargs="+", required=True, type=Path)
+    p.add_argument("--out", type=Path, required=True, help="results folder; rows go to OUT/<date>/headline.json")
+    p.add_argument("--markdown", type=Path)
+    args = p.parse_args(argv)
+    for path in args.peer + args.suite:
+        if not path.is_file():
+            p.error(f"{path} does not exist")
+    peers, suite = peer_rates(args.peer), suite_rates(args.suite)
+    both = [m for m in PEERS if m in peers and m in suite]
+    if not both:
+        p.error("no model was measured by both the peers' and the suite's files")
+    machine = suite[both[0]][2]
+    date = machine["date"][:10]
+    lines = [f"{machine['cpu_model']} ({machine['logical_cpus']} logical CPUs), TF {machine['tensorflow']} / "
+             f"Keras {machine['keras']}, torch {peers[both[0]][2]['torch']}; {machine['date']}.", "",
+             "| model | original (PyTorch), G steps/s: median (runs) | suite `fit`, G steps/s: median (calls) | ratio |",
+             "|---|---|---|---|"]
+    rows = []
+    for m in both:
+        (pm, pr, _), (sm, sr, _) = peers[m], suite[m]
+        ratio = sm / pm
+        lines.append(f"| {PEERS[m]} | {pm:.4g} ({' / '.join(f'{r:.3g}' for r in pr)}) "
+                     f"| {sm:.4g} ({' / '.join(f'{r:.3g}' for r in sr)}) | {ratio:.2f} |")
+        rows.append({"paper": "throughput", "paper_value": 1.0, "value": round(ratio, 3), "target": TARGET,
+                     "metric": f"{m} training steps/s, suite / PyTorch original ({PEERS[m]}), side by side",
+                     "seeds": "", "notes": f"original {pm:.4g}, suite {sm:.4g} G steps/s (medians); "
+                                           f"{machine['cpu_model']}, {machine['date']}"})
+    folder = args.out / date
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "headline.json").write_text(json.dumps(rows, indent=1) + "\n")
+    # a run directory's two files for common.summary: the profile (the originals' widths) and command
+    (folder / "config.json").write_text(json.dumps({"config": {"profile": "paper"}, "command": COMMAND}) + "\n")
+    table = "\n".join(lines) + "\n"
+    print(table, end="")
+    if args.markdown:
+        args.markdown.write_text(table)
+
+
+if __name__ == "__main__":
+    main()

@@ -63,8 +63,8 @@ def main(argv=None):
         p.error("no model was measured by both the peers' and the suite's files")
     machine = suite[both[0]][2]
     date = machine["date"][:10]
-    lines = [f"{machine['cpu_model']} ({machine['logical_cpus']} logical CPUs), TF {machine['tensorflow']} / "
-             f"Keras {machine['keras']}, torch {peers[both[0]][2]['torch']}; {machine['date']}.", "",
+    lines = [(f"{machine['cpu_model']} ({machine['logical_cpus']} logical CPUs), TF {machine['tensorflow']} / "
+             f"Keras {machine['keras']}, torch {peers[both[0]][2]['torch']}; {machine['date']}."), "",
              "| model | original (PyTorch), G steps/s: median (runs) | suite `fit`, G steps/s: median (calls) | ratio |",
              "|---|---|---|---|"]
     rows = []

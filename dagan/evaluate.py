@@ -20,7 +20,10 @@ test that augmentation is better.
 Variety: on held-out sources (one image per class in turn), G(x, z) for several z per source; the mean
 distance between generations of one source, between generations of different sources, and their
 ratio (0: the generator ignores z). Grid in RUN_DIR/variety.png (rows: a source, then generations).
-Writes RUN_DIR/fewshot.md, metrics.json, headline.json and variety.png.
+Class kept: the share of those generations whose nearest held-out real image is of the source's
+character, beside the same share for the real sources (varied generations of the wrong character
+would not help a classifier). Writes RUN_DIR/fewshot.md, metrics.json, headline.json and variety.png;
+--variety-only: only the last two measures, into variety.json and variety.png (seconds).
 """
 import math
 import time
@@ -98,6 +101,9 @@ def parser():
                    help="held-out source images of the variety metric (100; at least 2)")
     p.add_argument("--variety-draws", type=bounded(int, 2), default=None,
                    help="noise vectors per source of the variety metric (8; at least 2)")
+    p.add_argument("--variety-only", action="store_true",
+                   help="only the variety ratio, the class-kept share and variety.png (into RUN_DIR/variety.json; "
+                        "metrics.json and headline.json stay as they are): seconds, no few-shot classifiers")
     return p
 
 
@@ -296,6 +302,27 @@ def variety(generated):
             "draws": int(draws), "sources": int(n), "distance": "mean |difference| per pixel on [-1, 1]"}
 
 
+def class_kept(generated, picked, images, labels, classes):
+    """Do generations keep their source's character? The share of generations whose nearest held-out
+    real image (pixel L2 on [-1, 1], over every image of the held-out classes but the source itself) is
+    of the source's class, beside the same share for the real sources themselves: the ceiling of this
+    nearest-neighbour test (pixels are a crude feature) and `chance` = 1 / classes."""
+    pool = np.flatnonzero(np.isin(labels, classes))
+    ref = images[pool].reshape(len(pool), -1).astype("float32") / 127.5 - 1
+    ref_sq = (ref ** 2).sum(axis=1)
+    own = np.searchsorted(pool, picked)           # each source's row in the pool (pool is sorted)
+    truth = labels[picked]
+
+    def nearest(x):                               # x: (sources, pixels), one per source
+        d = ref_sq[None] - 2 * x @ ref.T          # |x - r|^2 up to a per-row constant
+        d[np.arange(len(x)), own] = np.inf
+        return labels[pool[d.argmin(axis=1)]]
+    g = np.asarray(generated, "float32").reshape(len(picked), generated.shape[1], -1)
+    kept = np.mean([nearest(g[:, j]) == truth for j in range(g.shape[1])])
+    return {"generated": float(kept), "real": float(np.mean(nearest(ref[own]) == truth)),
+            "chance": 1.0 / len(classes), "test": "nearest held-out real image (pixel L2) has the source's class"}
+
+
 def save_variety_grid(sources, generated, path):
     """Rows: a source (uint8), then its generations over z."""
     from common import plots
@@ -398,9 +425,15 @@ def main(argv=None):
     generated = generations(trainer.generate, images[picked], trainer.z_dim, config["seed"], config["variety_draws"])
     spread = variety(generated)
     save_variety_grid(images[picked], generated, run_dir / "variety.png")
+    kept = class_kept(generated, picked, images, labels, classes)
     print(f"generator variety on {spread['sources']} held-out sources x {spread['draws']} z (mean |difference| "
           f"per pixel on [-1, 1]): within a source {spread['within']:.4f}, between sources "
-          f"{spread['between']:.4f}, variety ratio {spread['ratio']:.4f}", flush=True)
+          f"{spread['between']:.4f}, variety ratio {spread['ratio']:.4f}; class kept (nearest real image of "
+          f"the source's class): generations {kept['generated']:.3f}, real sources {kept['real']:.3f}, "
+          f"chance {kept['chance']:.3f}", flush=True)
+    if config["variety_only"]:
+        cli.write_json_atomic(run_dir / "variety.json", {"generator_variety": spread, "class_kept": kept})
+        return None
 
     if config["design"] == "paired":
         pools, val = splits(labels, classes, config["val_per_class"], config["seed"])
@@ -453,7 +486,7 @@ def main(argv=None):
         "protocol": "dagan_torch few-shot", "classes": [classes[0], classes[-1] + 1],
         "config": config, "seconds": round(seconds, 1), "generator_variety": spread,
         "variety_within": spread["within"], "variety_between": spread["between"],
-        "variety_ratio": spread["ratio"], "results": {str(k): v for k, v in results.items()},
+        "variety_ratio": spread["ratio"], "class_kept": kept, "results": {str(k): v for k, v in results.items()},
         "training_throughput": throughput.read(run_dir)})
     rows = []
     # the GAN's option beyond the originals, so that its rows do not replace the originals' design's
@@ -484,6 +517,11 @@ def main(argv=None):
                            f"{spread['sources']} held-out sources x {spread['draws']} z{gan}",
                  "paper_value": None, "value": spread["ratio"], "target": ">= 0.3",
                  "notes": f"within {spread['within']:.4f}, between {spread['between']:.4f}; 0 = G ignores z"})
+    rows.append({"paper": "DAGAN",
+                 "metric": f"generations that keep their source's character (nearest held-out real image of its "
+                           f"class), {spread['sources']} held-out sources x {spread['draws']} z{gan}",
+                 "paper_value": None, "value": kept["generated"],
+                 "notes": f"real sources {kept['real']:.3f} (the test's ceiling), chance {kept['chance']:.3f}"})
     cli.write_headline(run_dir, rows)
     return results
 

@@ -62,6 +62,21 @@ def test_variety_by_hand():
     assert v["ratio"] == pytest.approx(1 / 4)
 
 
+def test_class_kept_by_hand():
+    from dagan.evaluate import class_kept
+    # one-pixel images of 3 classes, two each: class 0 near -1, class 1 near 0, class 2 near +1
+    images = np.array([0, 10, 120, 135, 245, 255], np.uint8).reshape(6, 1, 1, 1)
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    picked = np.array([0, 2, 5])                       # sources of classes 0, 1, 2
+    # generations (3 sources x 2 draws, on [-1, 1]): source 0 stays near -1 (kept twice); source 1
+    # drifts to +1 (kept once); source 2 is drawn at -1 (never kept)
+    g = np.array([[-1.0, -0.9], [0.0, 1.0], [-1.0, -1.0]]).reshape(3, 2, 1, 1, 1)
+    kept = class_kept(g, picked, images, labels, classes=[0, 1, 2])
+    assert kept["generated"] == pytest.approx(3 / 6)
+    # each real source's nearest other image is its sibling: the test's ceiling is 1
+    assert kept["real"] == 1.0 and kept["chance"] == pytest.approx(1 / 3)
+
+
 def test_confidence_two_sided_against_welch_by_hand():
     from scipy import stats
 
@@ -245,14 +260,22 @@ def test_smoke_train_and_evaluate(smoke_run):
     assert metrics["variety_ratio"] == pytest.approx(metrics["variety_within"] / metrics["variety_between"])
     assert (run_dir / "variety.png").exists()
     rows = json.loads((run_dir / "headline.json").read_text())
-    assert {r["paper"] for r in rows} == {"DAGAN"} and len(rows) == 2 * 4 + 1     # per k: gain, confidence, 2 arms
+    assert {r["paper"] for r in rows} == {"DAGAN"} and len(rows) == 2 * 4 + 2     # per k: gain, confidence, 2 arms
+    assert metrics["class_kept"]["chance"] == pytest.approx(1 / 2) and 0 <= metrics["class_kept"]["generated"] <= 1
     by_metric = {r["metric"].split(",")[0] + "," + r["metric"].split(",")[1]: r for r in rows}
     assert by_metric["accuracy with DAGAN, 1-shot"]["paper_value"] == pytest.approx(0.192)
     gain = by_metric["accuracy gain with DAGAN, 1-shot"]
     assert gain["paper_value"] == pytest.approx(0.028) and gain["target"] == "> 0"
     assert gain["value"] == pytest.approx(metrics["results"]["1"]["with_mean"] - metrics["results"]["1"]["without_mean"])
     assert rows[1]["metric"].startswith("two-sided Welch") and rows[1]["paper_value"] == pytest.approx(0.976)
-    assert rows[-1]["metric"].startswith("variety ratio") and rows[-1]["value"] == metrics["variety_ratio"]
+    assert rows[-2]["metric"].startswith("variety ratio") and rows[-2]["value"] == metrics["variety_ratio"]
+    assert rows[-1]["metric"].startswith("generations that keep") and rows[-1]["value"] == metrics["class_kept"]["generated"]
+    before = (run_dir / "headline.json").read_text()
+    only = run("dagan.evaluate", run_dir, "--profile", "smoke", "--variety-only", "--variety-sources", 3,
+               "--variety-draws", 2)
+    assert only.returncode == 0, only.stderr[-3000:]
+    assert "class kept" in only.stdout and (run_dir / "headline.json").read_text() == before
+    assert json.loads((run_dir / "variety.json").read_text())["generator_variety"]["sources"] == 3
     paired = run("dagan.evaluate", run_dir, "--profile", "smoke", "--val-per-class", 2, "--shots", "1",
                  "--repeats", 2, "--design", "paired", "--no-flip", "--noise-std", 0, "--variety-sources", 3,
                  "--variety-draws", 2)

@@ -409,7 +409,7 @@ def main(argv=None):
     classes = eval_classes(config, train_config, labels)
     counts = np.bincount(labels, minlength=int(labels.max()) + 1)[classes]
     available = int(counts.min()) - config["val_per_class"]
-    if max(config["shots"]) > available:
+    if not config["variety_only"] and max(config["shots"]) > available:
         raise UserError(f"k = {max(config['shots'])} is larger than the {max(available, 0)} training images "
                         f"available per class (class {classes[int(np.argmin(counts))]} has {counts.min()} "
                         f"images, {config['val_per_class']} of them for validation): lower --shots")

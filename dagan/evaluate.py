@@ -490,8 +490,10 @@ def main(argv=None):
         "training_throughput": throughput.read(run_dir)})
     rows = []
     # the GAN's option beyond the originals, so that its rows do not replace the originals' design's
-    gan = (f" (MSGAN lambda {train_config['ms_lambda']:g}, {train_config.get('ms_dropout')} dropout)"
-           if train_config.get("ms_lambda") else "")
+    options = ([f"MSGAN lambda {train_config['ms_lambda']:g}, {train_config.get('ms_dropout')} dropout"]
+               if train_config.get("ms_lambda") else []) + (
+        [f"matching-aware critic {train_config['mismatch']:g}"] if train_config.get("mismatch") else [])
+    gan = f" ({'; '.join(options)})" if options else ""
     for k in shots:
         paper = published.get(k)
         gain = results[k]["with_mean"] - results[k]["without_mean"]

@@ -70,6 +70,20 @@ def sample_pairs(seed, counts, offsets, shape, rotate=False):
     return a, b, c, k
 
 
+def sample_others(seed, counts, offsets, c, shape):
+    """Indices into the class-sorted images of one image per pair from another class than `c` (the
+    matching-aware critic's negatives). Its own seed stream: sample_pairs' draws stay as they were."""
+    seeds = tf.random.experimental.stateless_split(
+        tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), 1), num=2)
+    n_classes = counts.shape[0]
+    counts, offsets = tf.constant(counts, tf.int64), tf.constant(offsets, tf.int64)
+    shift = tf.random.stateless_uniform(shape, seeds[0], minval=1, maxval=n_classes, dtype=tf.int64)
+    other = (c + shift) % n_classes           # never c
+    n = tf.gather(counts, other)
+    return tf.gather(offsets, other) + tf.minimum(
+        tf.cast(tf.random.stateless_uniform(shape, seeds[1]) * tf.cast(n, tf.float32), tf.int64), n - 1)
+
+
 def rot90(images, k):
     """Turn each image (..., H, W, C) by its own k x 90 degrees (H == W)."""
     flat = tf.reshape(images, [-1, *images.shape[-3:]])
@@ -80,26 +94,28 @@ def rot90(images, k):
 
 
 def pair_dataset(images, labels, batch_size, steps_per_epoch, critic_steps=5, seed=0, start_epoch=0,
-                 epochs=None, rotate=False):
+                 epochs=None, rotate=False, others=False):
     """Endless (or `epochs`-long) stream of train-step elements (sources, targets), each of shape
     (batch_size, critic_steps + 1, H, W, C) in [-1, 1]; sources[:, s] and targets[:, s] are pairs of
-    one class. Element e of epoch t depends only on (seed, t * steps_per_epoch + e)."""
+    one class. With `others`, elements are (sources, targets, others): others[:, s] is of another class
+    than sources[:, s] (turned as its pair). Element e of epoch t depends only on (seed, t *
+    steps_per_epoch + e)."""
     images = np.asarray(images)
     if rotate and images.shape[1] != images.shape[2]:
         raise UserError(f"rotation needs square images, these are {images.shape[1]}x{images.shape[2]}; "
                         "drop --rotate")
     order, offsets, counts = class_index(labels)
+    if others and len(counts) < 2:
+        raise UserError("the matching-aware critic (--mismatch) needs at least 2 training classes")
     sorted_images = tf.constant(images[order])
     shape = (batch_size, critic_steps + 1)
 
     def element(step):
-        a, b, _, k = sample_pairs(tf.stack([tf.constant(seed, tf.int64), step]), counts, offsets,
-                                  shape, rotate)
-        source = tf.cast(tf.gather(sorted_images, a), tf.float32) / 127.5 - 1.0
-        target = tf.cast(tf.gather(sorted_images, b), tf.float32) / 127.5 - 1.0
-        if rotate:
-            source, target = rot90(source, k), rot90(target, k)
-        return source, target
+        key = tf.stack([tf.constant(seed, tf.int64), step])
+        a, b, c, k = sample_pairs(key, counts, offsets, shape, rotate)
+        picked = [a, b, sample_others(key, counts, offsets, c, shape)] if others else [a, b]
+        out = [tf.cast(tf.gather(sorted_images, i), tf.float32) / 127.5 - 1.0 for i in picked]
+        return tuple(rot90(x, k) for x in out) if rotate else tuple(out)
 
     first = start_epoch * steps_per_epoch
     end = np.iinfo(np.int64).max if epochs is None else (start_epoch + epochs) * steps_per_epoch
@@ -117,12 +133,15 @@ class DAGAN(GAN):
     loss_names = ("d_loss", "g_loss", "gp", "wasserstein")
 
     def __init__(self, generator, critic, z_dim=100, critic_steps=5, gp_weight=10.0, gp_axes="sample",
-                 ms_lambda=0.0, ms_dropout="independent", seed=None, **kwargs):
+                 ms_lambda=0.0, ms_dropout="independent", mismatch=0.0, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         if gp_axes not in GP_AXES:
             raise ValueError(f"gp_axes must be one of {GP_AXES}, not {gp_axes!r}")
         if not ms_lambda >= 0:
             raise ValueError(f"ms_lambda must be >= 0, not {ms_lambda!r}")
+        if not 0 <= mismatch < 1:
+            raise ValueError(f"mismatch must be in [0, 1), not {mismatch!r}")
+        self.mismatch = float(mismatch)
         if ms_dropout not in MS_DROPOUT:
             raise ValueError(f"ms_dropout must be one of {MS_DROPOUT}, not {ms_dropout!r}")
         if ms_lambda and ms_dropout == "shared" and any(type(layer) is keras.layers.Dropout and layer.rate > 0
@@ -147,13 +166,18 @@ class DAGAN(GAN):
         z = self.noise((tf.shape(sources)[0], self.z_dim))
         return self.generator([sources, z], training=training)
 
-    def critic_step(self, source, target):
+    def critic_step(self, source, target, other=None):
+        """One critic update. With `other` (matching-aware, `mismatch` > 0) the negative term is
+        (1 - mismatch) E[D(G(x_i, z), x_i)] + mismatch E[D(x_other, x_i)]: real images of another
+        character must score low against x_i too, so the critic has to judge the pair, not the image."""
         fake = self.generate(source, training=True)
         alpha = keras.random.uniform((tf.shape(source)[0],), seed=self.seed_generator)
         with tf.GradientTape() as tape:
             d_real = self.critic([target, source], training=True)
             d_fake = self.critic([fake, source], training=True)
             gp = gradient_penalty(self.critic, source, target, fake, alpha, self.gp_axes)
+            if other is not None:
+                d_fake = (1.0 - self.mismatch) * d_fake + self.mismatch * self.critic([other, source], training=True)
             wasserstein = self.mean(d_real) - self.mean(d_fake)
             gp_mean = self.mean(gp)
             d_loss = -wasserstein + self.gp_weight * gp_mean
@@ -187,14 +211,16 @@ class DAGAN(GAN):
         return adversarial + self.ms_lambda / (ms + MS_EPSILON) / replicas, ms
 
     def train_step(self, data):
-        sources, targets = data
+        sources, targets, *others = data        # others: the matching-aware critic's negatives
+        pick = lambda x, s: None if x is None else tf.gather(x, s, axis=1)  # noqa: E731
+        others = others[0] if others else None
 
         def critic_update(s, *_):
-            return (s + 1, *self.critic_step(tf.gather(sources, s, axis=1), tf.gather(targets, s, axis=1)))
+            return (s + 1, *self.critic_step(pick(sources, s), pick(targets, s), pick(others, s)))
 
         if tf.distribute.has_strategy():   # a strategy cannot merge optimizer updates inside a graph loop
             for s in range(self.critic_steps):
-                d_loss, gp, wasserstein = self.critic_step(sources[:, s], targets[:, s])
+                d_loss, gp, wasserstein = self.critic_step(*(pick(x, s) for x in (sources, targets, others)))
         else:   # a graph loop, so that the critic update is traced once rather than critic_steps times
             zero = tf.constant(0.0)
             _, d_loss, gp, wasserstein = tf.while_loop(
@@ -223,7 +249,7 @@ def build(config, image_shape):
                                dropout=config["critic_dropout"], wide=config.get("wide_connections", False))
         model = DAGAN(generator, critic, config["z_dim"], config["critic_steps"], config["gp_weight"],
                       config["gp_axes"], ms_lambda=config["ms_lambda"], ms_dropout=ms_dropout,
-                      seed=config["seed"])
+                      mismatch=config.get("mismatch", 0.0), seed=config["seed"])
         opt = dict(learning_rate=config["lr"], beta_1=0.0, beta_2=0.9)
         model.compile(d_optimizer=keras.optimizers.Adam(**opt), g_optimizer=keras.optimizers.Adam(**opt),
                       jit_compile=config.get("jit_compile", False))

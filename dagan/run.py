@@ -54,6 +54,11 @@ def parser():
     g.add_argument("--ms-dropout", dest="ms_dropout", choices=("independent", "shared"), default=None,
                    help="with --ms-lambda > 0: G's dropout masks for the two generations are drawn independently "
                         "(default, MSGAN; L_ms then also counts dropout noise) or shared (L_ms counts z only)")
+    g.add_argument("--mismatch", type=bounded(float, 0, 1, high_open=True), default=None,
+                   help="matching-aware critic (Reed et al. 2016): this share of the critic's negative term "
+                        "scores a real image of another character against the source, so that the critic "
+                        "judges the pair and G must keep the source's character (default 0 = the originals; "
+                        "GAN-CLS uses 0.5)")
     g.add_argument("--batch-renorm", action="store_true", default=None,
                    help="batch renormalisation in G, as the TF original (paper profile)")
     g.add_argument("--critic-steps", type=positive_int, default=None, help="critic updates per G update (5)")
@@ -134,7 +139,7 @@ def train(argv=None):
             gan.build(config, images.shape[1:]),
             lambda start_epoch: gan.pair_dataset(train_images, train_labels, config["batch_size"], steps,
                                                  config["critic_steps"], config["seed"], start_epoch,
-                                                 rotate=config["rotate"]),
+                                                 rotate=config["rotate"], others=config["mismatch"] > 0),
             run_dir, epochs=config["epochs"], steps_per_epoch=steps, config=config,
             strategy=training.get_strategy(config["strategy"]), save_every=config["save_every"],
             sample_fn=sample_fn(grid_images, config["seed"], config["z_dim"]), step_log=True)

@@ -161,6 +161,38 @@ def test_pairs_are_of_one_class(rotate):
     assert seen == {0, 10, 20, 30}
 
 
+def test_others_are_of_another_class_and_leave_the_pairs_as_they_were():
+    images, labels = class_images([2, 5, 3, 9])
+    plain = gan.pair_dataset(images, labels, batch_size=16, steps_per_epoch=3, critic_steps=5, seed=1)
+    three = gan.pair_dataset(images, labels, batch_size=16, steps_per_epoch=3, critic_steps=5, seed=1, others=True)
+    seen = set()
+    for (s0, t0), (s, t, o) in zip(plain.take(4), three.take(4)):
+        np.testing.assert_array_equal(s0.numpy(), s.numpy())      # the originals' stream is unchanged
+        np.testing.assert_array_equal(t0.numpy(), t.numpy())
+        src, other = (np.rint((x.numpy()[..., 0, 0, 0] + 1) * 127.5) for x in (s, o))
+        assert np.all(src != other)
+        seen |= set(other.ravel().tolist())
+    assert seen == {0, 10, 20, 30}
+
+
+def test_matching_aware_critic_loss_by_hand():
+    import keras
+    # critic: the candidate's mean pixel; generator: zeros; no penalty. Targets are +1, others -1:
+    # d_loss = -(E[D(target)] - (1 - m) E[D(fake)] - m E[D(other)]) = -(1 - 0 - 0.5 * -1) = -1.5
+    shape = (2, 2, 1)
+    cand, x_i, z = keras.Input(shape), keras.Input(shape), keras.Input((3,))
+    dense = keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(0.25), bias_initializer="zeros")
+    critic = keras.Model([cand, x_i], dense(keras.layers.Flatten()(cand)))
+    generator = keras.Model([x_i, z], keras.layers.Lambda(lambda t: t * 0.0)(x_i))
+    model = gan.DAGAN(generator, critic, z_dim=3, critic_steps=1, gp_weight=0.0, mismatch=0.5, seed=0)
+    model.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+    ones = tf.ones((4, *shape))
+    d_loss, _, wasserstein = model.critic_step(tf.zeros((4, *shape)), ones, -ones)
+    assert float(d_loss) == pytest.approx(-1.5) and float(wasserstein) == pytest.approx(1.5)
+    with pytest.raises(ValueError, match="mismatch"):
+        gan.DAGAN(generator, critic, z_dim=3, mismatch=1.0)
+
+
 def test_pairs_resume_exactly():
     images, labels = class_images([4, 4, 4])
     full = list(gan.pair_dataset(images, labels, 4, steps_per_epoch=2, seed=3).take(4))

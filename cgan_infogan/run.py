@@ -65,6 +65,19 @@ def log_mapping(run_dir, model, epoch, predict, per_code=100):
     return record
 
 
+def write_mapping_headline(run_dir, variant):
+    """RUN_DIR/headline.json: the mapping accuracy at the last measured epoch, for the scoreboard
+    (target of issue #27: the official variant >= 0.95 within 10 epochs)."""
+    from cgan_infogan import synthetic
+    epoch, accuracy, mapping = (Path(run_dir) / synthetic.MAPPING_CSV).read_text().splitlines()[-1].split(",")
+    official_target = variant == "official" and int(epoch) <= 10
+    cli.write_headline(run_dir, [{
+        "paper": "CGAN/InfoGAN", "paper_value": None, "value": float(accuracy),
+        "metric": f"InfoGAN code->digit mapping accuracy after {epoch} epochs ({variant} variant)",
+        "target": ">= 0.95" if official_target else None,
+        "notes": f"codes->digits {mapping}; every epoch in {synthetic.MAPPING_CSV}"}])
+
+
 def training_subset(n_available, n, seed):
     """Indices of the images the GANs train on: all, or a seeded subset of n."""
     if n is None:
@@ -140,6 +153,8 @@ def train_one(model_name, config, images, labels, run_dir):
                 if "predict" not in cache:
                     cache["predict"] = synthetic.reference_predict(datasets.data_dir(config.get("data_dir")))
                 log_mapping(sub_dir, model, epoch, cache["predict"])
+                if cli.is_chief():
+                    write_mapping_headline(sub_dir, config.get("infogan_variant", "kalpak92"))
             return grid(model)
     training.train(gan.build(model_name, seed=config["seed"], lr=lr, jit_compile=sub_config["jit_compile"],
                              variant=variant, **shape),

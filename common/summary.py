@@ -3,8 +3,8 @@ the project's scoreboard.
 
     python -m common.summary RESULTS_DIR [--scoreboard docs/scoreboard.csv [--page docs/RESULTS.md]]
 
-Reads RESULTS_DIR/<pkg>/status.json (written by run_all.sh) and every headline.json below
-RESULTS_DIR/<pkg>/ (a list of {paper, metric, paper_value, value, notes[, target, seeds, command]},
+Reads RESULTS_DIR/<pkg>/status.json (written by run_all.sh) and every headline.json of a run or
+sub-run below RESULTS_DIR/<pkg>/ (a list of {paper, metric, paper_value, value, notes[, target, seeds, command]},
 written by each evaluate.py); writes one row per headline metric, and one status row for a package
 without any. With --scoreboard, each headline row also replaces the scoreboard row of the same
 package, claim and profile (other rows stay: the scoreboard keeps what earlier runs measured), and
@@ -39,7 +39,8 @@ def collect(results_dir):
         base = {"package": status.get("package", pkg_dir.name), "profile": status.get("profile"),
                 "seed": status.get("seed"), "wall_time_s": status.get("wall_time_s"),
                 "status": status.get("status", "no status.json")}
-        headlines = sorted(pkg_dir.glob(f"*/{HEADLINE}"))
+        # a run's, or a sub-run's (e.g. cgan_infogan's infogan/ with its mapping accuracy)
+        headlines = sorted([*pkg_dir.glob(f"*/{HEADLINE}"), *pkg_dir.glob(f"*/*/{HEADLINE}")])
         for path in headlines:
             entries = read_json(path, "headline file")
             if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
@@ -59,8 +60,9 @@ def _run_profile(run_dir):
     """The profile a run was trained under (its config.json, or its parent's for a sub-run)."""
     for folder in (run_dir, run_dir.parent):
         path = folder / "config.json"
-        if path.exists():
-            return read_json(path, "run configuration").get("config", {}).get("profile")
+        profile = read_json(path, "run configuration").get("config", {}).get("profile") if path.exists() else None
+        if profile:
+            return profile
     return None
 
 
@@ -68,7 +70,7 @@ def _commands(run_dir, evaluate):
     """The run's training command (its config.json) then the evaluation's, as one line."""
     config = run_dir / "config.json"
     train = read_json(config, "run configuration").get("command") if config.exists() else None
-    return " && ".join(c for c in (train, evaluate) if c) or None
+    return " && ".join(dict.fromkeys(c for c in (train, evaluate) if c)) or None   # once if training wrote it
 
 
 def met(ours, target):

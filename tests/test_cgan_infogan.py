@@ -324,6 +324,13 @@ def test_mapping_log_rows(tmp_path):
     assert lines[0] == "epoch,mapping_accuracy,code_to_digit" and [l.split(",")[0] for l in lines[1:]] == ["1", "2"]
     assert float(lines[1].split(",")[1]) == pytest.approx(0.1)     # every code called 0: one code in ten right
     np.testing.assert_array_equal(model.seed_generator.state.numpy(), before)   # training noise untouched
+    # the scoreboard row: the last measured epoch, the target only for the official variant within 10 epochs
+    run.write_mapping_headline(tmp_path, "official")
+    row = json.loads((tmp_path / "headline.json").read_text())[0]
+    assert row["metric"] == "InfoGAN code->digit mapping accuracy after 2 epochs (official variant)"
+    assert row["value"] == pytest.approx(0.1) and row["target"] == ">= 0.95"
+    run.write_mapping_headline(tmp_path, "kalpak92")
+    assert json.loads((tmp_path / "headline.json").read_text())[0]["target"] is None
 
 
 @pytest.mark.parametrize("module, args", [

@@ -86,3 +86,17 @@ def test_scoreboard_keeps_other_rows_replaces_remeasured_ones_and_renders_the_pa
     assert page.startswith("# Measured results\n\n" + summary.MARKERS[0]) and page.count(summary.MARKERS[0]) == 1
     assert "| bagan | SSIM of generated pairs | 0.317 | 0.35 | <= 0.40 | yes |" in page
     assert "| dagan | gain at k = 1 | 2.8 | 1 | >= 2.8 | **no** |" in page and "Hand-written sections." in page
+
+
+def test_a_sub_runs_headline_is_collected_with_its_command_once(tmp_path):
+    run = tmp_path / "cgan_infogan" / "mnist_quick"
+    sub = run / "infogan"
+    sub.mkdir(parents=True)
+    command = "python -m cgan_infogan.train --variant official"
+    (run / "config.json").write_text(json.dumps({"config": {"profile": "quick"}, "command": command}))
+    (sub / "config.json").write_text(json.dumps({"config": {"model": "infogan"}, "command": command}))
+    (sub / "headline.json").write_text(json.dumps([{"paper": "CGAN/InfoGAN", "metric": "mapping", "value": 0.9,
+                                                    "target": ">= 0.95", "command": command}]))
+    row = summary.collect(tmp_path).iloc[0]
+    assert row["metric"] == "mapping" and row["profile"] == "quick" and row["command"] == command
+    assert row["run_dir"] == "mnist_quick/infogan"

@@ -99,4 +99,4 @@ def test_a_sub_runs_headline_is_collected_with_its_command_once(tmp_path):
                                                     "target": ">= 0.95", "command": command}]))
     row = summary.collect(tmp_path).iloc[0]
     assert row["metric"] == "mapping" and row["profile"] == "quick" and row["command"] == command
-    assert row["run_dir"] == "mnist_quick/infogan"
+    assert row["run_dir"] == "cgan_infogan/mnist_quick/infogan"

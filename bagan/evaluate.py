@@ -35,8 +35,8 @@ PROFILES = {
 }
 # What a dataset changes in a profile (common.cli.profile_values), as bagan/profiles.py's table.
 # GTSRB: 3,921 training images give the plain classifier 31 steps per epoch (MNIST's 24k: 170), so
-# 2 epochs leave it untrained; 40 epochs took the reference CNN to test accuracy 0.921 (15: 0.855),
-# ~1.5 min for plain and ~4 min for each filled-up set (9,675 images) on the loaded 2-core CPU.
+# 2 epochs leave it untrained; 40 epochs took the same CNN to test accuracy 0.921 (15: 0.855) in 81 s
+# on the loaded 2-core CPU (util 1), so plain + mirror + BAGAN (3,921 + 2 x 9,675 images) ~7 min there.
 DATASET_PROFILES = {"GTSRB": {"quick": dict(clf_epochs=40)}}
 RAREST = 10          # the minority classes of a run on the natural imbalance (part (c), the grid)
 # Paper values (Figs. 7-9, read from the vector bar charts) for MNIST at 95 % drop (u = 0.05).

@@ -68,16 +68,16 @@ def run_images(run_dir, config, tag, data_dir):
 def main(argv=None):
     args = augment.parse(parser(), argv)
     from bagan import run, sampling
-    from bagan.profiles import PROFILES
+    from bagan.profiles import DATASET_PROFILES, PROFILES
     data = augment.load_data(args) if args.data else None
     if data is not None and args.run is None:
         check_shape(data.images.shape[1:])
     if args.run:
         run_dir = Path(args.run)
     elif data is not None:
-        run_dir = run.train(cli.parse_args(run.parser(), train_argv(args), PROFILES))
+        run_dir = run.train(cli.parse_args(run.parser(), train_argv(args), PROFILES, DATASET_PROFILES))
     elif args.train_args:     # the earlier form: bagan/train.py's own flags after --
-        run_dir = run.train(cli.parse_args(run.parser(), args.train_args, PROFILES))
+        run_dir = run.train(cli.parse_args(run.parser(), args.train_args, PROFILES, DATASET_PROFILES))
     else:
         raise UserError("give --data FOLDER (a BAGAN is trained on it), or --run RUN_DIR")
     config = sampling.load_run(run_dir)

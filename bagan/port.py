@@ -389,7 +389,7 @@ def suite_config(original, run_dir, profile="paper", batch_size=None, train_limi
     checkpoints (their configuration hash must match). The networks are the original's, hence
     --width 1; the autoencoder ran as many epochs as the GAN (the original ties them)."""
     from bagan import run
-    from bagan.profiles import PROFILES
+    from bagan.profiles import DATASET_PROFILES, PROFILES
     from common.datasets import cifar10, mnist
     s = original.settings
     argv = ["--profile", profile, "--width", "1", "-D", s["dataset"], "-u", repr(s["unbalance"]),
@@ -400,7 +400,7 @@ def suite_config(original, run_dir, profile="paper", batch_size=None, train_limi
                         ("--test-limit", test_limit), ("--data-dir", data_dir)):
         if value is not None:
             argv += [flag, str(value)]
-    config = cli.resolve(run.parser().parse_args(argv), PROFILES)
+    config = cli.resolve(run.parser().parse_args(argv), PROFILES, by_dataset=DATASET_PROFILES)
     num_classes = len(original.means)
     names = {"mnist": mnist.CLASSES, "cifar10": cifar10.CLASSES}.get(s["dataset"].lower())
     config["image_shape"] = list(original.image_shape)

@@ -25,5 +25,23 @@ PROFILES = {
                   real_sampling="natural", ms_lambda=0.0, batch_size=16, lr=5e-5, unbalance=0.05,
                   target_class=0, width=0.125, train_limit=256, test_limit=32, sample_every=1),
 }
+# What a dataset changes in a profile (common.cli.profile_values; flags still override): one budget
+# on sets of other sizes. GTSRB quick = about one hour on an idle 2-core CPU, train and evaluate
+# (-D GTSRB --keep-imbalance: one BAGAN for 43 classes). Its 3,921 images are 61 steps an epoch at
+# batch 64, MNIST quick's 24k are 375: 4 epochs would be 244 adversarial steps. Measured at 32x32x3
+# on AMD EPYC 2 cores under load 3-5 (our process got one core, util 1.0; idle gives it ~1.7 as
+# docs/throughput.md's fit calls): adversarial step 0.53 CPU-s (1.9 steps/s; ms_lambda 1, balanced
+# real batches), autoencoder step 0.26 CPU-s (3.8 steps/s); a whole adversarial epoch with test losses,
+# checkpoint and grid 42 s, an autoencoder epoch 17.5 s. Idle that is ~22 s and ~10 s an epoch, so
+# 110 epochs = ~40 min adversarial (6,700 steps, 4.5x MNIST quick's); the autoencoder at most 80
+# epochs (~13 min; its training loss still fell 2.5 %/epoch at epoch 14, 0.060): patience 12 epochs
+# = quick's 2 epochs of 375 steps, the same rule counted in steps. Width 0.25 kept: 0.5 costs 3.6x per
+# step (1.9 / 0.93 CPU-s), i.e. ~30 adversarial epochs in the budget, and 0.25's autoencoder was not
+# at its capacity (loss still falling). test_limit 512 and a grid every 10 epochs: the per-epoch
+# test losses and grids were ~20 % of an epoch. evaluate.py's table sizes the classifiers for GTSRB.
+DATASET_PROFILES = {
+    "GTSRB": {"quick": dict(epochs=110, ae_epochs=80, ae_patience=12, train_limit=None, test_limit=512,
+                            sample_every=10)},
+}
 # What a --variant changes in every profile (flags still override): BAGAN-GP's paper settings
 VARIANTS = {"bagan": {}, "gp": dict(lr=2e-4, critic_steps=5, gp_weight=10.0)}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bagan.profiles import PROFILES, VARIANTS
+from bagan.profiles import DATASET_PROFILES, PROFILES, VARIANTS
 from common import cli
 from common.errors import UserError
 
@@ -410,7 +410,7 @@ def training_subset(data, config):
 
 def train(args):
     """Train the BAGAN(s) the parsed `args` ask for; returns the result directory."""
-    config = cli.resolve(args, PROFILES)
+    config = cli.resolve(args, PROFILES, by_dataset=DATASET_PROFILES)
     if config["strategy"] == "multiworker":     # its own exports are not yet written by the chief only
         raise UserError("bagan/train.py does not run under --strategy multiworker yet; use default or mirrored")
     for k, v in VARIANTS[config["variant"]].items():

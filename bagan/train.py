@@ -12,12 +12,12 @@ latest checkpoint in class_{c}/autoencoder/ and class_{c}/gan/.
 
 from common import cli
 from bagan import run
-from bagan.profiles import PROFILES
+from bagan.profiles import DATASET_PROFILES, PROFILES
 
 
 @cli.main
 def main(argv=None):
-    return run.train(cli.parse_args(run.parser(), argv, PROFILES))
+    return run.train(cli.parse_args(run.parser(), argv, PROFILES, DATASET_PROFILES))
 
 
 if __name__ == "__main__":

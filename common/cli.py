@@ -109,9 +109,10 @@ def parent_parser():
     return p
 
 
-def parse_args(parser, argv=None, profiles=None):
+def parse_args(parser, argv=None, profiles=None, by_dataset=None):
     """`parser.parse_args(argv)`, with `--help` showing each profile-controlled default as resolved
-    for the --profile given on the same command line (e.g. `--profile paper --help`)."""
+    for the --profile given on the same command line (e.g. `--profile paper --help`), and what
+    `by_dataset` (see `profile_values`) changes in it for a dataset."""
     args = sys.argv[1:] if argv is None else [str(a) for a in argv]
     if profiles and any(a in ("-h", "--help") for a in args):
         profile = parser.get_default("profile")
@@ -124,14 +125,29 @@ def parse_args(parser, argv=None, profiles=None):
         for action in parser._actions:
             if action.dest in values and action.default is None and action.help != argparse.SUPPRESS:
                 text = (action.help or "").replace("(profile)", "").strip()
-                action.help = f"{text} (--profile {profile}: {values[action.dest]!r})".strip().replace("%", "%%")
+                shown = [f"--profile {profile}: {values[action.dest]!r}"]
+                shown += [f"{name}: {table[profile][action.dest]!r}" for name, table in (by_dataset or {}).items()
+                          if action.dest in table.get(profile, {})]
+                action.help = f"{text} ({'; '.join(shown)})".strip().replace("%", "%%")
     return parser.parse_args(args)
 
 
-def resolve(args, profiles, exclude=()):
-    """The run's configuration: the chosen profile's values, overridden by every flag given
-    except those in `exclude` (flags that steer this invocation but do not define the run)."""
-    config = dict(profiles[args.profile])
+def profile_values(profiles, profile, dataset=None, by_dataset=None):
+    """A profile's values for a dataset: `profiles[profile]`, updated with `by_dataset[name][profile]`
+    when `dataset` is `name` (in any case), e.g. by_dataset = {"GTSRB": {"quick": {"epochs": 100}}}:
+    one profile name keeps one meaning (a CPU budget) on datasets of other sizes."""
+    values = dict(profiles[profile])
+    tables = {str(name).lower(): table for name, table in (by_dataset or {}).items()}
+    values.update(tables.get(str(dataset).lower(), {}).get(profile, {}))
+    return values
+
+
+def resolve(args, profiles, exclude=(), by_dataset=None):
+    """The run's configuration: the chosen profile's values (with what `by_dataset` changes in them
+    for the dataset given by --dataset or the profile), overridden by every flag given except those
+    in `exclude` (flags that steer this invocation but do not define the run)."""
+    dataset = getattr(args, "dataset", None) or profiles[args.profile].get("dataset")
+    config = profile_values(profiles, args.profile, dataset, by_dataset)
     config.update({k: v for k, v in vars(args).items() if v is not None and k not in exclude})
     return config
 

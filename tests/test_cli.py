@@ -22,6 +22,20 @@ def test_profile_values_are_overridden_by_flags():
     assert config["epochs"] == 1 and config["batch_size"] == 4 and config["profile"] == "smoke"
 
 
+def test_a_dataset_changes_its_profile_before_flags():
+    parser = cli.ArgumentParser(parents=[cli.parent_parser()])
+    parser.add_argument("-D", "--dataset", default=None)
+    profiles = {"quick": {"dataset": "MNIST", "epochs": 5, "batch_size": 64}}
+    by_dataset = {"GTSRB": {"quick": {"epochs": 50}}}
+
+    def resolve(*argv):
+        return cli.resolve(parser.parse_args(["--profile", "quick", *argv]), profiles, by_dataset=by_dataset)
+    assert resolve("-D", "gtsrb")["epochs"] == 50 and resolve("-D", "gtsrb")["batch_size"] == 64
+    assert resolve("-D", "GTSRB", "-e", "3")["epochs"] == 3          # a flag still wins
+    assert resolve()["epochs"] == resolve("-D", "MNIST")["epochs"] == 5
+    assert cli.profile_values(profiles, "quick", "GTSRB", by_dataset)["epochs"] == 50
+
+
 def test_parser_errors_are_one_line(capsys):
     parser = cli.ArgumentParser(prog="x", parents=[cli.parent_parser()])
     with pytest.raises(SystemExit) as exit_:

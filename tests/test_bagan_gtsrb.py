@@ -1,0 +1,108 @@
+"""BAGAN on GTSRB with its natural imbalance (issue #20): the dataset's quick settings, and
+train + evaluate end to end on a tiny GTSRB in the Kaggle layout (no real data needed)."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from bagan import evaluate
+from bagan import run as bagan_run
+from bagan import train as bagan_train
+from bagan.profiles import DATASET_PROFILES, PROFILES
+from common import cli
+
+COUNTS = [8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 24]      # 12 classes: the 10 rarest are 0..9
+SIZE = 16
+FAST = ["--profile", "smoke", "--batch-size", "8", "--width", "0.125", "--image-size", str(SIZE), "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def gtsrb_root(tmp_path_factory):
+    """<root>/gtsrb/Train.csv + Test.csv and their PNGs: class c is a square at a place of its own."""
+    root = tmp_path_factory.mktemp("gtsrb_data")
+    rng = np.random.default_rng(0)
+    for split, counts in (("Train", COUNTS), ("Test", [4] * len(COUNTS))):
+        rows = ["Width,Height,Roi.X1,Roi.Y1,Roi.X2,Roi.Y2,ClassId,Path"]
+        for c, n in enumerate(counts):
+            for j in range(n):
+                img = rng.integers(0, 80, (SIZE, SIZE, 3), dtype=np.uint8)
+                r, q = divmod(c, 4)
+                img[2 + 4 * r:6 + 4 * r, 2 + 3 * q:5 + 3 * q] = (255, 40 * (c % 6), 0)
+                path = f"{split}/{c}/{j:03d}.png"
+                (root / "gtsrb" / split / str(c)).mkdir(parents=True, exist_ok=True)
+                Image.fromarray(img).save(root / "gtsrb" / path)
+                rows.append(f"{SIZE},{SIZE},0,0,{SIZE - 1},{SIZE - 1},{c},{path}")
+        (root / "gtsrb" / f"{split}.csv").write_text("\n".join(rows) + "\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def gtsrb_run(gtsrb_root, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bagan_gtsrb_out")
+    return bagan_train.main(["-D", "GTSRB", "--keep-imbalance", "-e", "1", "--ae-epochs", "1",
+                             "--data-dir", str(gtsrb_root), "--out", str(out), *FAST])
+
+
+def _config(argv):
+    return cli.resolve(bagan_run.parser().parse_args(argv), PROFILES, by_dataset=DATASET_PROFILES)
+
+
+def test_gtsrb_changes_the_quick_profile_and_flags_still_win():
+    gtsrb = DATASET_PROFILES["GTSRB"]["quick"]
+    for name in ("GTSRB", "gtsrb"):
+        config = _config(["-D", name, "--keep-imbalance", "--profile", "quick"])
+        assert all(config[k] == v for k, v in gtsrb.items())
+        # what made MNIST work is kept
+        assert (config["real_sampling"], config["ms_lambda"], config["lr"]) == ("balanced", 1.0, 5e-5)
+    assert _config(["-D", "GTSRB", "--profile", "quick", "-e", "2"])["epochs"] == 2
+    assert _config(["--profile", "quick"])["epochs"] == PROFILES["quick"]["epochs"]      # MNIST
+    assert _config(["-D", "GTSRB", "--profile", "smoke"])["epochs"] == PROFILES["smoke"]["epochs"]
+
+
+def test_help_shows_the_gtsrb_values(capsys):
+    with pytest.raises(SystemExit):
+        bagan_train.main(["--profile", "quick", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert f"GTSRB: {DATASET_PROFILES['GTSRB']['quick']['epochs']}" in out
+
+
+def test_rarest_classes_are_the_smallest_first():
+    labels = np.repeat(np.arange(12), COUNTS[::-1])
+    assert evaluate.rarest_classes(labels, 12).tolist() == list(range(11, 1, -1))
+
+
+def test_evaluate_on_gtsrb_writes_per_class_scores_classifiers_and_the_grid(gtsrb_run, monkeypatch):
+    from common.metrics import classifier
+    monkeypatch.setitem(classifier.EPOCHS, "gtsrb", 2)           # seconds, not GTSRB's real 80 epochs
+    metrics = evaluate.main([str(gtsrb_run), "--profile", "smoke"])
+    k = len(COUNTS)
+    assert sorted(metrics["per_class"], key=int) == [str(c) for c in range(k)]
+    for row in metrics["per_class"].values():
+        assert 0 <= row["generated_accuracy"] <= 1
+        assert -1 <= row["ssim_generated_pairs"] <= 1 and -1 <= row["ssim_real_pairs"] <= 1
+    for key in ("mean_generated_accuracy", "mean_ssim_generated_pairs", "mean_ssim_real_pairs"):
+        assert np.isfinite(metrics[key])
+    assert 0 <= metrics["reference_classifier_test_accuracy"] <= 1
+    clf = metrics["classifiers"]["all"]
+    assert clf["plain"]["train_images"] == sum(COUNTS)
+    assert clf["mirror"]["train_images"] == clf["bagan"]["train_images"] == k * max(COUNTS)   # all filled
+    scores = ("overall_accuracy", "minority_accuracy", "mean_class_accuracy")
+    assert all(0 <= clf[name][score] <= 1 for name in clf for score in scores)
+    assert (gtsrb_run / "rarest_classes.png").exists()
+    written = json.loads((gtsrb_run / "metrics.json").read_text())
+    assert written["mean_ssim_real_pairs"] == metrics["mean_ssim_real_pairs"]
+    rows = {r["metric"]: r for r in json.loads((gtsrb_run / "headline.json").read_text())}
+    diff = rows["test accuracy, BAGAN-rebalanced minus plain, gtsrb"]
+    assert diff["target"] == ">= 0"
+    assert diff["value"] == pytest.approx(clf["bagan"]["overall_accuracy"] - clf["plain"]["overall_accuracy"])
+    assert rows["test accuracy, plain, gtsrb"]["paper_value"] == 0.963
+    assert rows["generated-image accuracy by a reference CNN, gtsrb"]["target"] == ">= 0.90"
+    assert rows["SSIM of real pairs, gtsrb"]["paper_value"] == 0.082
+
+    # the reference classifier is cached: a second evaluation trains no classifier at all
+    def no_training(*args, **kwargs):
+        raise AssertionError("the reference classifier was trained again")
+    monkeypatch.setattr(classifier, "train_classifier", no_training)
+    again = evaluate.main([str(gtsrb_run), "--profile", "smoke", "--skip-classifiers"])
+    assert again["reference_classifier_test_accuracy"] == metrics["reference_classifier_test_accuracy"]

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from common import cli
+from common.progress import Progress
 from bagan.sampling import Generator, load_run, trained_tags
 
 # Per profile: generated images per class, SSIM pairs, real images kept for nearest-real SSIM, and
@@ -69,6 +70,7 @@ def rebalance_classifiers(train_x, train_y, test_x, test_y, target, generator, n
             "bagan": (np.concatenate([train_x, generator(np.full(missing, target), rng)]),
                       np.concatenate([train_y, np.full(missing, target)]))}
     results = {}
+    progress = Progress(len(sets), work=sum(len(x) for x, _ in sets.values()))     # time grows with the images
     for name, (x, y) in sets.items():
         print(f"classifier {name}: training on {len(x)} images for {epochs} epochs", flush=True)
         start = time.time()
@@ -77,8 +79,8 @@ def rebalance_classifiers(train_x, train_y, test_x, test_y, target, generator, n
         results[name] = {"minority_accuracy": float(np.mean(pred[test_y == target] == target)),
                          "overall_accuracy": float(np.mean(pred == test_y)),
                          "train_images": int(len(x)), "seconds": round(time.time() - start, 1)}
-        print(f"classifier {name}: minority {results[name]['minority_accuracy']:.4f}, "
-              f"overall {results[name]['overall_accuracy']:.4f}", flush=True)
+        progress.step(f"classifier {name}: minority {results[name]['minority_accuracy']:.4f}, "
+                      f"overall {results[name]['overall_accuracy']:.4f}", work=len(x))
     return results
 
 
@@ -160,12 +162,14 @@ def main(argv=None):
                "reference_classifier_test_accuracy": reference_accuracy_info(
                    key if key in ("mnist", "cifar10", "gtsrb") else config["dataset"], load_options)}
     n = profile["n_generated"]
+    classes_of = {tag: [int(tag)] if tag != "all" else list(range(k)) for tag in tags}
+    # SSIM to the nearest of n_real real images: n x n_real SSIMs per class, seconds to minutes
+    progress = Progress(sum(map(len, classes_of.values())), "SSIM and accuracy")
     for tag in tags:
         generator = Generator(run_dir, config, tag, args.phase)
         kept = np.load(run_dir / f"{tag}_kept_indices.npy")
         ty = train.labels[kept]
-        classes = [int(tag)] if tag != "all" else list(range(k))
-        for c in classes:
+        for c in classes_of[tag]:
             fake = generator(np.full(n, c), rng)
             real_all = train.images[train.labels == c]          # before pruning: the paper's reference
             real_kept = train.images[kept][ty == c]
@@ -177,7 +181,7 @@ def main(argv=None):
                    if len(real_all) > 1 else float("nan"),
                    "ssim_nearest_real": ssim.nearest_real_ssim(fake[:min(n, profile["n_real"])], real_kept)}
             metrics["per_class"][str(c)] = row
-            print(f"class {c}: {row}", flush=True)
+            progress.step(f"class {c}: {row}")
         if tag == "all":     # a grid of the rarest classes: real images, then generated ones
             counts = np.bincount(ty, minlength=k)
             rarest = np.argsort(counts, kind="stable")[:min(5, len(counts))]

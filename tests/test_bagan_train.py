@@ -2,6 +2,7 @@
 augmentation, and one-line errors (exit status 2) for bad input."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -192,9 +193,14 @@ def test_help():
     assert r.returncode == 0 and "--unbalance" in r.stdout and "--dmode" in r.stdout
 
 
-def test_evaluate_writes_metrics_and_headline(smoke_run):
+def test_evaluate_writes_metrics_and_headline(smoke_run, capsys):
     from bagan import evaluate
     metrics = evaluate.main([str(smoke_run), "--profile", "smoke"])
+    # progress: a line per finished class and per classifier, with the count and an ETA or total time
+    out = capsys.readouterr().out
+    assert re.search(r"^SSIM and accuracy: class 0: .* \[1/1, .+ in all\]$", out, re.M)
+    assert re.search(r"^classifier plain: minority .* \[1/3, ETA .+\]$", out, re.M)
+    assert re.search(r"^classifier bagan: minority .* \[3/3, .+ in all\]$", out, re.M)
     for name in ("metrics.json", "metrics.md", "headline.json"):
         assert (smoke_run / name).exists()
     row = metrics["per_class"]["0"]

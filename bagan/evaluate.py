@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from common import cli
+from common.progress import Progress
 from bagan.sampling import Generator, load_run, trained_tags
 
 # Per profile: generated images per class, SSIM pairs, real images kept for nearest-real SSIM, the
@@ -91,6 +92,7 @@ def rebalance_classifiers(train_x, train_y, test_x, test_y, targets, minority, g
     in_minority = np.isin(test_y, minority)
     present = np.unique(test_y)
     results = {}
+    progress = Progress(len(sets), work=sum(len(x) for x, _ in sets.values()))     # time grows with the images
     for name, (x, y) in sets.items():
         print(f"classifier {name}: training on {len(x)} images for {epochs} epochs", flush=True)
         start = time.time()
@@ -100,8 +102,8 @@ def rebalance_classifiers(train_x, train_y, test_x, test_y, targets, minority, g
                          "overall_accuracy": float(np.mean(correct)),
                          "mean_class_accuracy": float(np.mean([np.mean(correct[test_y == c]) for c in present])),
                          "train_images": int(len(x)), "seconds": round(time.time() - start, 1)}
-        print(f"classifier {name}: minority {results[name]['minority_accuracy']:.4f}, "
-              f"overall {results[name]['overall_accuracy']:.4f}", flush=True)
+        progress.step(f"classifier {name}: minority {results[name]['minority_accuracy']:.4f}, "
+                      f"overall {results[name]['overall_accuracy']:.4f}", work=len(x))
     return results
 
 
@@ -200,12 +202,14 @@ def main(argv=None):
                "reference_classifier_test_accuracy": reference_accuracy_info(
                    key if key in ("mnist", "cifar10", "gtsrb") else config["dataset"], load_options)}
     n = profile["n_generated"]
+    classes_of = {tag: [int(tag)] if tag != "all" else list(range(k)) for tag in tags}
+    # SSIM to the nearest of n_real real images: n x n_real SSIMs per class, seconds to minutes
+    progress = Progress(sum(map(len, classes_of.values())), "SSIM and accuracy")
     for tag in tags:
         generator = Generator(run_dir, config, tag, args.phase)
         kept = np.load(run_dir / f"{tag}_kept_indices.npy")
         ty = train.labels[kept]
-        classes = [int(tag)] if tag != "all" else list(range(k))
-        for c in classes:
+        for c in classes_of[tag]:
             fake = generator(np.full(n, c), rng)
             real_all = train.images[train.labels == c]          # before pruning: the paper's reference
             real_kept = train.images[kept][ty == c]
@@ -217,7 +221,7 @@ def main(argv=None):
                    if len(real_all) > 1 else float("nan"),
                    "ssim_nearest_real": ssim.nearest_real_ssim(fake[:min(n, profile["n_real"])], real_kept)}
             metrics["per_class"][str(c)] = row
-            print(f"class {c}: {row}", flush=True)
+            progress.step(f"class {c}: {row}")
         if tag == "all":
             rarest_grid(run_dir / f"rarest_classes{'' if args.phase == 'gan' else '_init'}.png",
                         train.images[kept], ty, generator, k, rng,

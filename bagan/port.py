@@ -1,6 +1,8 @@
-"""Bring the results of the original IBM/BAGAN (Keras 2, channels-first) into a run dir of this suite.
+"""Bring the results of the original IBM/BAGAN (Keras 2, channels-first) into a run dir of this suite,
+and write a run dir of this suite in the original's layout (`export`).
 
     python -m bagan.port ORIGINAL_RESULTS_DIR --out RUN_DIR [-c TARGET_CLASS]
+    python -m bagan.port RUN_DIR --export --out FOLDER [-c TARGET_CLASS]
 
 The original (`bagan_train.py`, `K.set_image_dim_ordering('th')`) writes into
 `res_{dataset}_dmode_{d}_gmode_{g}_unbalance_{u}_epochs_{E}_lr_{lr:f}_seed_{s}/`: the networks as
@@ -378,9 +380,14 @@ def load_original(folder, target_class=None, settings=None):
 # Writing the run directory of this suite (the layout bagan/train.py writes and resumes from)
 
 # This suite's loss-log columns for the original's (gan.BAGAN logs gen_loss/disc_loss and the test
-# losses as val_*; bagan/train.py exports them again under the original's names).
+# losses as val_*; `export` writes them back under the original's names).
 GAN_COLUMNS = {"train_gen_loss": "gen_loss", "train_disc_loss": "disc_loss",
                "test_gen_loss": "val_gen_loss", "test_disc_loss": "val_disc_loss"}
+
+
+def grid_pattern(tag):
+    """The names of the original's image grids of target class `tag`."""
+    return re.compile(rf"(cmp_class_{tag}_(init|epoch_\d+)|plot_class_{tag}(_epoch_\d+)?)\.png")
 
 
 def suite_config(original, run_dir, profile="paper", batch_size=None, train_limit=None, test_limit=None,
@@ -475,7 +482,6 @@ def write_run(original, run_dir, config, kept=None):
     if original.autoencoder_losses:
         rows = list(enumerate(original.autoencoder_losses, 1))     # epochs finished, as the suite logs them
         _write_csv(ae_run / training.LOSSES_CSV, rows, ["epoch", "loss"])
-        _write_csv(run_dir / f"{tag}_autoencoder.csv", rows, ["epoch", "loss"])
 
     # Phase 3: the adversarial networks, the fixed class Gaussians, fresh Adam states (the original
     # stores D's Adam moments only, in Keras 2's layout, and never G's).
@@ -498,15 +504,10 @@ def write_run(original, run_dir, config, kept=None):
                          key=lambda k: (GAN_COLUMNS[k].startswith("val_"), GAN_COLUMNS[k]))
         rows = [[e] + [row[k] for k in present] for e, row in enumerate(scores, 1)]
         _write_csv(gan_run / training.LOSSES_CSV, rows, ["epoch"] + [GAN_COLUMNS[k] for k in present])
-        named = [k for k in GAN_COLUMNS if k in present]       # bagan/train.py's export order
-        _write_csv(run_dir / f"class_{tag}_score.csv", [[e] + [row[k] for k in named] for e, row in
-                                                        enumerate(scores, 1)], ["epoch"] + named)
         plots.loss_curves(gan_run / training.LOSSES_CSV, gan_run / "losses.png")
-        plots.loss_curves(run_dir / f"class_{tag}_score.csv", run_dir / f"loss_class_{tag}.png",
-                          title=f"BAGAN class {tag}")
-    # The original's image grids have the names bagan/train.py gives its own.
+    # The original's image grids: of its own epochs, so they have no counterpart in samples/.
     for png in original.folder.glob(f"*class_{tag}*.png"):
-        if re.fullmatch(rf"(cmp_class_{tag}_(init|epoch_\d+)|plot_class_{tag}(_epoch_\d+)?)\.png", png.name):
+        if grid_pattern(tag).fullmatch(png.name):
             shutil.copyfile(png, run_dir / png.name)
     cli.write_json_atomic(run_dir / "imported.json", {
         "from": str(original.folder.resolve()), "target_class": original.target_class,
@@ -519,6 +520,64 @@ def write_run(original, run_dir, config, kept=None):
     return run_dir
 
 
+# ---------------------------------------------------------------------------------------------------
+# Exporting a run directory of this suite to the original's layout
+
+def _original_names(tag):
+    """Files of a run dir that bagan/train.py writes under the original's names (Keras 3 weights)."""
+    return re.compile(rf"{tag}_(means|covariances)\.npy|{tag}_(encoder|decoder)\.weights\.h5"
+                      rf"|class_{tag}_(generator|discriminator|reconstructor)\.weights\.h5|{grid_pattern(tag).pattern}")
+
+
+def _log_columns(path, columns):
+    """The columns of a suite's CSV log, in row order ({} when the log is absent), read back exactly."""
+    import csv
+    if not Path(path).exists():
+        return {}
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    return {c: [float(row[c]) for row in rows] for c in columns if rows and c in rows[0]}
+
+
+def export(run_dir, out, target_class=None):
+    """Write into `out` the original's layout of a run of this suite (train.py keeps each piece of
+    information once, in its own files): per target class the loss logs in the original's format
+    (`{c}_autoencoder.csv`: one float32 per line; `class_{c}_score.csv`: its header and CRLF rows), the
+    sample grids as `cmp_class_{c}_epoch_{e}.png`, and the files already under the original's names
+    (latent Gaussians, `.weights.h5` networks, `cmp_class_{c}_init.png`, `plot_class_{c}.png`)."""
+    import csv
+    from bagan.sampling import trained_tags
+    from common import training
+    run_dir, out = Path(run_dir), Path(out)
+    tags = trained_tags(run_dir)
+    if target_class is not None:
+        if str(target_class) not in tags:
+            raise UserError(f"{run_dir}: no trained class {target_class} (trained: {', '.join(tags)})")
+        tags = [str(target_class)]
+    out.mkdir(parents=True)
+    for tag in tags:
+        names = _original_names(tag)
+        for path in sorted(run_dir.iterdir()):     # an imported run's grids of the original's epochs too
+            if path.is_file() and names.fullmatch(path.name):
+                shutil.copyfile(path, out / path.name)
+        ae = _log_columns(run_dir / f"class_{tag}" / "autoencoder" / training.LOSSES_CSV, ["loss"])
+        if ae:      # str(np.float32) prints the original's digits (an f-string, the float64 value's)
+            (out / f"{tag}_autoencoder.csv").write_text("".join(str(np.float32(v)) + "\n" for v in ae["loss"]))
+        gan_run = run_dir / f"class_{tag}" / "gan"
+        scores = _log_columns(gan_run / training.LOSSES_CSV, GAN_COLUMNS.values())
+        if scores:
+            named = [k for k in GAN_COLUMNS if GAN_COLUMNS[k] in scores]
+            with open(out / f"class_{tag}_score.csv", "w", newline="") as f:     # csv's CRLF, as the original
+                writer = csv.writer(f)
+                writer.writerow(named)
+                # the original's train losses are float32 batch means, its test losses float64
+                writer.writerows([np.float32(v) if k.startswith("train") else float(v) for k, v in zip(named, row)]
+                                 for row in zip(*(scores[GAN_COLUMNS[k]] for k in named)))
+        for png in sorted((gan_run / "samples").glob("epoch_*.png")):
+            shutil.copyfile(png, out / f"cmp_class_{tag}_epoch_{int(png.stem.split('_')[1])}.png")
+    return out
+
+
 def read_keras2_version(path):
     with h5py.File(path, "r") as f:
         version = f.attrs.get("keras_version")
@@ -529,14 +588,21 @@ def parser():
     p = cli.ArgumentParser(
         prog="bagan/port.py",
         description="Import the results of the original IBM/BAGAN (Keras 2) into a run directory "
-                    "of this suite, which bagan/train.py continues and bagan/evaluate.py evaluates.")
+                    "of this suite, which bagan/train.py continues and bagan/evaluate.py evaluates; "
+                    "or, with --export, write a run of this suite in the original's layout.")
     p.add_argument("original", help="the original's results folder, res_{dataset}_dmode_{d}_gmode_{g}"
-                                    "_unbalance_{u}_epochs_{E}_lr_{lr}_seed_{s}")
+                                    "_unbalance_{u}_epochs_{E}_lr_{lr}_seed_{s} (with --export: a run "
+                                    "directory of bagan/train.py)")
     p.add_argument("--out", required=True,
                    help="the run directory to write; bagan/train.py finds it as "
-                        "OUT_PARENT/res_..._epochs_{E}_... (E = the epochs to train to)")
+                        "OUT_PARENT/res_..._epochs_{E}_... (E = the epochs to train to); with --export, "
+                        "the folder to write the original's files into")
+    p.add_argument("--export", action="store_true",
+                   help="the other way: the original's file names and formats of a run of this suite "
+                        "(class_{c}_score.csv, {c}_autoencoder.csv, cmp_class_{c}_epoch_{e}.png, ...), "
+                        "which bagan/train.py keeps only in its own files (losses.csv, samples/)")
     p.add_argument("-c", "--target-class", type=cli.bounded(int, 0), default=None,
-                   help="the class to import when the folder holds several (-c -1 runs)")
+                   help="the class to import (or export) when the folder holds several (-c -1 runs)")
     g = p.add_argument_group("the original's flags (default: read from the folder name)")
     g.add_argument("-D", "--dataset", type=str.upper, choices=sorted(DATASETS), default=None)
     g.add_argument("-u", "--unbalance", type=cli.bounded(float, 0, 1, low_open=True), default=None)
@@ -559,25 +625,39 @@ def parser():
     return p
 
 
-@cli.main
-def main(argv=None):
-    args = parser().parse_args(argv)
-    out = cli.new_output(args.out, args.overwrite)
-    given = {k: getattr(args, k) for k in FLAGS}
-    original = load_original(args.original, args.target_class, given)
-    config = suite_config(original, out, args.profile, args.batch_size, args.train_limit, args.test_limit,
-                          args.data_dir)
-    kept = kept_indices(original, config, args.data_dir)
-    # Everything goes to a temporary sibling first: a failure leaves no half-written run behind.
+def _replace(out, write):
+    """write(folder) into a temporary sibling of `out`, then put it in out's place: a failure leaves
+    nothing half-written behind."""
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.parent / f".{out.name}.partial-{os.getpid()}"
     try:
-        write_run(original, partial, config, kept)
+        write(partial)
         if out.exists():
             shutil.rmtree(out)
         os.replace(partial, out)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
+
+
+@cli.main
+def main(argv=None):
+    args = parser().parse_args(argv)
+    out = cli.new_output(args.out, args.overwrite)
+    source = Path(args.original)
+    if out.resolve() == source.resolve() or out.resolve() in source.resolve().parents:
+        raise UserError(f"--out {out} would replace {source}; choose another folder")
+    if args.export:
+        if not (source / cli.CONFIG_FILE).is_file():
+            raise UserError(f"{source}: no {cli.CONFIG_FILE}; --export takes a run directory of bagan/train.py")
+        _replace(out, lambda partial: export(source, partial, args.target_class))
+        print(f"exported {source} in the original's layout into {out}")
+        return out
+    given = {k: getattr(args, k) for k in FLAGS}
+    original = load_original(args.original, args.target_class, given)
+    config = suite_config(original, out, args.profile, args.batch_size, args.train_limit, args.test_limit,
+                          args.data_dir)
+    kept = kept_indices(original, config, args.data_dir)
+    _replace(out, lambda partial: write_run(original, partial, config, kept))
     print(f"imported {original.folder} (class {original.target_class}, {original.epochs_done} GAN epochs) "
           f"into {out}")
     if kept is None:

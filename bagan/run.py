@@ -2,7 +2,6 @@
 (autoencoder, class-conditional latent Gaussians, adversarial training) as `Runner`; `train(args)`
 does what the command does, for bagan/augment.py too."""
 import json
-import shutil
 import time
 from pathlib import Path
 
@@ -70,7 +69,7 @@ def parser():
     x.add_argument("--test-limit", type=cli.positive_int, default=None,
                    help="test images for the per-epoch test losses (profile)")
     x.add_argument("--sample-every", type=cli.positive_int, default=None,
-                   help="write cmp_class_{c}_epoch_{e}.png every N epochs (profile)")
+                   help="write class_{c}/{autoencoder,gan}/samples/epoch_NNNN.png every N epochs (profile)")
     x.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
 
@@ -238,9 +237,9 @@ class Runner:
             print(f"autoencoder: {done} epochs, validation loss {summary['best_val_loss']:.5f} "
                   f"(epoch {summary['best_epoch']})", flush=True)
         self._timing(tag, "autoencoder", run, start, steps, done_before)
+        self._drop_stale_copies(run, done_before, f"{tag}_autoencoder.csv")
         for part, layer in v.AUTOENCODER_PARTS.items():
             model.get_layer(layer).save_weights(self.res / f"{tag}_{part}.weights.h5")
-        self._export_csv(run / training.LOSSES_CSV, self.res / f"{tag}_autoencoder.csv", {"epoch": "epoch", "loss": "loss"})
         return model
 
     def _test_subset(self):
@@ -310,7 +309,7 @@ class Runner:
                     "row_labels": [f"{k} {s}" for k in classes for s in ("real", "autoenc", "generated")]}
 
         run = self.res / f"class_{tag}" / "gan"
-        init_png = self.res / f"cmp_class_{tag}_init.png"
+        init_png = self.res / f"cmp_class_{tag}_init.png"     # the original's; samples/ start at epoch 1
         if not init_png.exists():
             plots.image_grid(path=init_png, **sample_fn(build()))
         steps = len(x) // cfg["batch_size"]
@@ -321,17 +320,14 @@ class Runner:
                                    strategy=training.get_strategy(cfg["strategy"]),
                                    sample_every=cfg["sample_every"], verbose=self.verbose)
         self._timing(tag, "gan", run, start, steps, done_before)
+        self._drop_stale_copies(run, done_before, f"class_{tag}_score.csv", f"loss_class_{tag}.png")
         # The original's file names (Keras 3 needs the .weights.h5 suffix)
         model.generator.save_weights(self.res / f"class_{tag}_generator.weights.h5")
         model.discriminator.save_weights(self.res / f"class_{tag}_discriminator.weights.h5")
         encoder.save_weights(self.res / f"class_{tag}_reconstructor.weights.h5")
-        score = self.res / f"class_{tag}_score.csv"
-        self._export_csv(run / training.LOSSES_CSV, score,
-                         {"epoch": "epoch", "gen_loss": "train_gen_loss", "disc_loss": "train_disc_loss",
-                          "val_gen_loss": "test_gen_loss", "val_disc_loss": "test_disc_loss"})
-        plots.loss_curves(score, self.res / f"loss_class_{tag}.png", title=f"BAGAN class {tag}")
-        for png in sorted((run / "samples").glob("epoch_*.png")):
-            shutil.copyfile(png, self.res / f"cmp_class_{tag}_epoch_{int(png.stem.split('_')[1])}.png")
+        # The logs and grids stay in class_{tag}/gan (losses.csv, losses.png, samples/) only; the
+        # original's copies of them (class_{tag}_score.csv, cmp_class_{tag}_epoch_{e}.png) are
+        # written by `python -m bagan.port RUN_DIR --export --out DIR`.
         rows = 5 if c is not None else min(5, self.num_classes)     # the rarest classes, one row each
         target = [c] * 40 if c is not None else list(np.argsort(np.bincount(y, minlength=self.num_classes))[:rows]) * 8
         labels = np.sort(np.asarray(target, "int32"))
@@ -357,12 +353,12 @@ class Runner:
             rows.append(members[np.arange(cols) % len(members)])
         return np.stack(rows)
 
-    def _export_csv(self, source, dest, columns):
-        from common import plots
-        if not source.exists():
-            return
-        table = plots.read_log(source)       # epochs from 1, also for a log of an older version
-        table[[c for c in columns if c in table]].rename(columns=columns).to_csv(dest, index=False)
+    def _drop_stale_copies(self, run, done_before, *names):
+        """Runs of earlier versions hold copies of a phase's loss log under the original's names:
+        once the phase has trained further they are out of date, and the export rebuilds them."""
+        if cli.epochs_done(run) > done_before:
+            for name in names:
+                (self.res / name).unlink(missing_ok=True)
 
     def _timing(self, tag, phase, run, start, steps, done_before):
         """Wall time of this invocation's epochs (resumed ones excluded) -> throughput.json's

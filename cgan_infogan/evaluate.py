@@ -34,6 +34,7 @@ import numpy as np
 
 from common import cli
 from common.errors import UserError
+from common.progress import Progress
 
 SOURCES = ("cgan", "infogan_noise1", "infogan_noise2")
 # How a low-data run's classifier meets its synthetic images: concat = one shuffled set (the
@@ -168,6 +169,13 @@ def predict(model, images_uint8):
     return np.argmax(logits, axis=-1)
 
 
+def finished(exp_dir, exp_config):
+    """Whether exp_dir holds the result of this experiment (run_experiment then only reads it)."""
+    exp_dir = Path(exp_dir)
+    return ((exp_dir / "metrics_test.json").exists() and (exp_dir / "config.json").exists()
+            and cli.read_json(exp_dir / "config.json") == exp_config)
+
+
 def run_experiment(exp_dir, exp_config, train_set, eval_sets):
     """Train + score one experiment unless exp_dir already holds its result for this config.
     train_set: (real (images, labels), synthetic (images, labels) or None)."""
@@ -175,7 +183,7 @@ def run_experiment(exp_dir, exp_config, train_set, eval_sets):
     exp_dir = Path(exp_dir)
     metrics_path = exp_dir / "metrics_test.json"
     config_path = exp_dir / "config.json"
-    if metrics_path.exists() and config_path.exists() and cli.read_json(config_path) == exp_config:
+    if finished(exp_dir, exp_config):
         return cli.read_json(metrics_path)
     exp_dir.mkdir(parents=True, exist_ok=True)
     cli.write_json_atomic(config_path, exp_config)
@@ -365,13 +373,14 @@ def evaluate_seed(run_dir, config, leaky, train, test, mixes, low, sources, need
     for real, syn in low:
         plans.append(("low_data", "real", real, 0))
         plans += [("low_data", s, real, syn, m) for s in sources if syn for m in config["low_data_mixing"]]
-    seen, results = set(), []
+    experiments = {}                                      # name -> (group, source, real, syn, mixing)
     for group, source, real, syn, *mixing in plans:
         mixing = mixing[0] if mixing and syn else "concat"
         name = experiment_name(source, real, syn, n_real, group == "grid") + mixing_suffix(mixing, config)
-        if name in seen:
-            continue
-        seen.add(name)
+        experiments.setdefault(name, (group, source, real, syn, mixing))
+    # a classifier per experiment, minutes each: the ETA counts the ones still to train
+    results, progress = [], Progress(len(experiments))
+    for name, (group, source, real, syn, mixing) in experiments.items():
         real_idx, rest = order[:real], order[real:]
         heldout = rest if not config.get("heldout_limit") else np.sort(rng_for(config["seed"], name).permutation(rest)[:config["heldout_limit"]])
         real_set = (train.images[real_idx], train.labels[real_idx])
@@ -393,12 +402,14 @@ def evaluate_seed(run_dir, config, leaky, train, test, mixes, low, sources, need
             exp_config.update(mixing=mixing, **({"real_share": config["real_share"]} if mixing == "share" else {}))
         print(f"== {name}: {real} real + {syn} {source if syn else ''} synthetic"
               + (f" ({mixing})" if mixing != "concat" else ""), flush=True)
+        stored = finished(out / "experiments" / name, exp_config)
         metrics = run_experiment(out / "experiments" / name, exp_config, (real_set, synthetic_set), eval_sets)
         results.append({"experiment": name, "group": group, "source": source, "real": real, "synthetic": syn,
                         "mixing": mixing,
                         "paper_accuracy": PAPER.get((source, round(syn / (real + syn), 2))) if group == "grid" else None,
                         **metrics})
-        print(f"   test accuracy {metrics['accuracy']:.4f}", flush=True)
+        progress.step(f"{name}: test accuracy {metrics['accuracy']:.4f}" + (" (stored)" if stored else ""),
+                      skipped=stored)
     write_summary(out, config, results, gen_info, speed)
     return results
 

@@ -375,6 +375,20 @@ class Checkpointer(keras.callbacks.Callback):
                 with self.writer.as_default():
                     tf.summary.image("samples", tf.io.decode_png(tf.io.read_file(str(grid)))[None], step=done)
 
+    def on_train_end(self, logs=None):
+        if self.writer:         # on disk when fit returns, as Keras' TensorBoard callback does
+            self.writer.close()
+            self.writer = None
+
+
+class TensorBoard(keras.callbacks.TensorBoard):
+    """Keras' TensorBoard callback with the epoch scalars at the suite's epoch numbers: Keras writes
+    them at step = its 0-based epoch index, while losses.csv, sample grids (also in TensorBoard) and
+    checkpoints count epochs done, from 1."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        super().on_epoch_end(epoch + 1, logs)
+
 
 def _writable_dir(run_dir, strategy):
     """The run dir on the chief. The other workers of a multi-worker run read its checkpoint but write
@@ -454,7 +468,7 @@ def train(build, data_fn, run_dir, *, epochs, steps_per_epoch, config, strategy=
         callbacks.append(CSVLog(out_dir / STEPS_CSV, per_step=True, steps_per_epoch=steps_per_epoch))
     callbacks.append(Checkpointer(out_dir, config, epochs, save_every, guard, sample_fn, sample_every))
     if config.get("tensorboard"):     # epoch means of every logged loss; grids come from the Checkpointer
-        callbacks.append(keras.callbacks.TensorBoard(out_dir / TENSORBOARD, write_graph=False, profile_batch=0))
+        callbacks.append(TensorBoard(out_dir / TENSORBOARD, write_graph=False, profile_batch=0))
     model.fit(data_fn(initial_epoch), epochs=epochs, initial_epoch=initial_epoch,
               steps_per_epoch=steps_per_epoch, callbacks=callbacks, verbose=verbose,
               shuffle=False)

@@ -35,6 +35,7 @@ import numpy as np
 from common import cli, datasets, throughput
 from common.cli import bounded, positive_int
 from common.errors import UserError
+from common.progress import Progress
 
 # dagan_torch README: accuracy without / with DAGAN and the confidence, for k = 1..5
 PUBLISHED = {"without": [16.4, 29.0, 46.5, 57.8, 67.1], "with": [19.2, 39.4, 52.0, 65.3, 69.5],
@@ -450,7 +451,7 @@ def main(argv=None):
 
     results, started = {}, time.perf_counter()
     # a classifier's steps grow with k (k images per class): the ETA weighs each repeat by k
-    work, done = sum(config["shots"]) * config["repeats"], 0
+    progress = Progress(len(config["shots"]) * config["repeats"], work=sum(config["shots"]) * config["repeats"])
     for k in config["shots"]:
         accs = {"without": [], "with": []}
         for r in range(config["repeats"]):
@@ -459,11 +460,8 @@ def main(argv=None):
                 y = np.array([relabel[c] for c in labels[idx]])
                 y_val = np.array([relabel[c] for c in labels[val_idx]])
                 accs[arm].append(trainer.train(images[idx], y, images[val_idx], y_val, seed, arm == "with"))
-            done += k
-            left = (time.perf_counter() - started) * (work - done) / done
-            print(f"k={k} repeat {r + 1}/{config['repeats']}: without {accs['without'][-1]:.3f}, "
-                  f"with {accs['with'][-1]:.3f}" + (f" (ETA {left / 60:.0f} min)" if work > done else ""),
-                  flush=True)
+            progress.step(f"k={k} repeat {r + 1}/{config['repeats']}: without {accs['without'][-1]:.3f}, "
+                          f"with {accs['with'][-1]:.3f}", work=k)
         results[k] = {"without": accs["without"], "with": accs["with"],
                       "without_mean": float(np.mean(accs["without"])), "with_mean": float(np.mean(accs["with"])),
                       "without_std": float(np.std(accs["without"])), "with_std": float(np.std(accs["with"])),

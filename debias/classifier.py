@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from common import cli
+from common.progress import Progress
 from debias import metrics
 
 BEST = "best.keras"
@@ -36,12 +37,16 @@ def build(config, seed):
     return make
 
 
-def scores(model, images_uint8, batch_size=128):
-    """Sigmoid scores of uint8 images (called batch by batch: no predict function to trace)."""
+def scores(model, images_uint8, batch_size=128, progress=None):
+    """Sigmoid scores of uint8 images (called batch by batch: no predict function to trace).
+    progress: a label for progress lines (a ResNet on CelebA's ~20k test images takes minutes on a CPU)."""
     import tensorflow as tf
     from common.pipeline import scale
-    out = [tf.sigmoid(model(scale(images_uint8[i:i + batch_size]), training=False)[:, 0]).numpy()
-           for i in range(0, len(images_uint8), batch_size)]
+    shown = Progress(len(images_uint8), progress, unit="images", interval=10, verbose=bool(progress))
+    out = []
+    for i in range(0, len(images_uint8), batch_size):
+        out.append(tf.sigmoid(model(scale(images_uint8[i:i + batch_size]), training=False)[:, 0]).numpy())
+        shown.step(n=len(out[-1]))
     return np.concatenate(out).astype(np.float64)
 
 

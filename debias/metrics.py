@@ -12,6 +12,8 @@ import numpy as np
 from scipy.ndimage import gaussian_filter
 from sklearn.metrics import average_precision_score, f1_score
 
+from common.progress import Progress
+
 SCALE = {"AP": 100.0, "DEO": 100.0, "BA": 100.0, "KL": 1.0, "KL_other": 1.0}   # as the original prints them
 
 
@@ -148,13 +150,16 @@ def summarise(values, scale=1.0):
     return {"median": median, "std": std, "pm2std": 2 * std}
 
 
-def resampled(targets, protected, scores, threshold, repeats=500, seed=0, kl_definition="common-bins"):
+def resampled(targets, protected, scores, threshold, repeats=500, seed=0, kl_definition="common-bins",
+              progress=None):
     """AP, DEO, BA (one value per bootstrap resample) and KL (4 per resample, by `kl_definition`;
-    KL_other: the other definition, for comparison) of one classifier."""
+    KL_other: the other definition, for comparison) of one classifier. progress: a label for progress
+    lines (500 resamples of CelebA's test split take minutes)."""
     other = next(d for d in KL_DEFINITIONS if d != kl_definition)
     t, g, s = (np.asarray(a) for a in (targets, protected, scores))
     p = (s >= threshold).astype(int)
     runs = {"AP": [], "DEO": [], "BA": [], "KL": [], "KL_other": []}
+    shown = Progress(repeats, progress, unit="resamples", interval=10, verbose=bool(progress))
     for idx in bootstrap_indices(len(t), repeats, seed):
         ti, gi, si, pi = t[idx], g[idx], s[idx], p[idx]
         runs["AP"].append(average_precision(ti, si) if 0 < ti.sum() < len(ti) else np.nan)
@@ -162,6 +167,7 @@ def resampled(targets, protected, scores, threshold, repeats=500, seed=0, kl_def
         runs["BA"].append(bias_amplification(ti, gi, pi))
         runs["KL"].append(kl_divergences(ti, gi, si, definition=kl_definition))
         runs["KL_other"].append(kl_divergences(ti, gi, si, definition=other))
+        shown.step()
     return {name: np.asarray(v, float) for name, v in runs.items()}
 
 
@@ -176,14 +182,15 @@ def paired_difference(runs_a, runs_b):
     return out
 
 
-def fairness(targets, protected, scores, threshold, repeats=500, seed=0, runs=None, kl_definition="common-bins"):
+def fairness(targets, protected, scores, threshold, repeats=500, seed=0, runs=None, kl_definition="common-bins",
+             progress=None):
     """AP, DEO, BA and KL of one classifier on one split, each a bootstrap summary (median, std,
     2 std); the median of KL is over all 4 x `repeats` values, as the original's bootstrap_kl.
     KL follows `kl_definition`; KL_other is the other definition. `runs`: the `resampled` values
-    of these arguments, when the caller has them already."""
+    of these arguments, when the caller has them already. progress: as in `resampled`."""
     t, g, s = (np.asarray(a) for a in (targets, protected, scores))
     p = (s >= threshold).astype(int)
-    runs = resampled(t, g, s, threshold, repeats, seed, kl_definition) if runs is None else runs
+    runs = resampled(t, g, s, threshold, repeats, seed, kl_definition, progress) if runs is None else runs
     result = {name: summarise(v, SCALE[name]) for name, v in runs.items()}
     result["point"] = {"AP": average_precision(t, s) * 100, "DEO": deo(t, g, p) * 100,
                        "BA": bias_amplification(t, g, p) * 100,

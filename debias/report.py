@@ -97,18 +97,21 @@ def evaluate(run_dir, data_dir=None, bootstrap=None, kl=None):
     results, val_results, extra, test_runs = {}, {}, {}, {}
     for model, run_dir in models.items():
         clf = classifier.load(run_dir)
-        val_scores, test_scores = classifier.scores(clf, val[0]), classifier.scores(clf, test[0])
+        val_scores = classifier.scores(clf, val[0], progress=f"{model} scores, val")
+        test_scores = classifier.scores(clf, test[0], progress=f"{model} scores, test")
         thr = metrics.calibrated_threshold(val[1], val_scores)
         seed, repeats = config["seed"], config["bootstrap"]
-        test_runs[model] = metrics.resampled(test[1], test[2], test_scores, thr, repeats, seed, config["kl"])
+        test_runs[model] = metrics.resampled(test[1], test[2], test_scores, thr, repeats, seed, config["kl"],
+                                             progress=f"{model} bootstrap, test")
         results[model] = metrics.fairness(test[1], test[2], test_scores, thr, repeats, seed, test_runs[model],
                                           kl_definition=config["kl"])
         val_results[model] = metrics.fairness(val[1], val[2], val_scores, thr, repeats, seed,
-                                              kl_definition=config["kl"])
+                                              kl_definition=config["kl"], progress=f"{model} bootstrap, val")
         extra[model] = cli.read_config(run_dir).get("imagenet_weights")
     if (exp_dir / "protected" / "best.keras").exists():
         clf = classifier.load(exp_dir / "protected")
-        extra["protected_classifier_test_ap"] = 100 * metrics.average_precision(test[2], classifier.scores(clf, test[0]))
+        extra["protected_classifier_test_ap"] = 100 * metrics.average_precision(
+            test[2], classifier.scores(clf, test[0], progress="protected-attribute classifier scores, test"))
     planes = exp_dir / "fake" / "hyperplanes.json"
     svm = None
     if planes.exists():

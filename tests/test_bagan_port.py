@@ -260,9 +260,21 @@ def test_imported_run_restores_into_bagan_with_the_same_outputs(imported, ref):
     assert list(losses.columns) == ["epoch", "disc_loss", "gen_loss", "val_disc_loss", "val_gen_loss"]
     assert losses["epoch"].tolist() == list(range(1, 11)) and losses["gen_loss"][0] == 1.8939096
     assert losses["val_disc_loss"][0] == 0.9246380220812176
-    assert pd.read_csv(imported / "0_autoencoder.csv")["loss"].tolist()[-1] == 0.052638836
+    assert pd.read_csv(imported / "class_0" / "autoencoder" / "losses.csv")["loss"].tolist()[-1] == 0.052638836
     kept = np.load(imported / "0_kept_indices.npy")
     assert len(kept) > 0 and kept.dtype == np.int64
+    # the logs are imported once, into the suite's own files
+    assert not {"class_0_score.csv", "0_autoencoder.csv", "loss_class_0.png"} & {p.name for p in imported.iterdir()}
+
+
+def test_export_gives_back_the_originals_logs_byte_for_byte(imported, tmp_path):
+    """Import, then export: the original's two loss logs come back as it wrote them (header, CRLF,
+    float32 train and float64 test losses), and the import reads the export's logs."""
+    out = port.main([str(imported), "--export", "--out", str(tmp_path / RUN_NAME)])
+    for name in ("class_0_score.csv", "0_autoencoder.csv"):
+        assert (out / name).read_bytes() == (FIXTURE / name).read_bytes(), name
+    assert {"0_means.npy", "0_covariances.npy", "class_0_generator.weights.h5"} <= {p.name for p in out.iterdir()}
+    assert port._read_scores(out / "class_0_score.csv") == port._read_scores(FIXTURE / "class_0_score.csv")
 
 
 def test_imported_run_evaluates(imported, monkeypatch):
@@ -292,12 +304,14 @@ def test_imported_run_continues_training(imported):
     assert res == imported
     state = lambda phase: json.loads((imported / "class_0" / phase / "state.json").read_text())  # noqa: E731
     assert state("autoencoder")["epoch"] == 10 and state("gan")["epoch"] == 11
-    score = pd.read_csv(imported / "class_0_score.csv")
-    assert score["epoch"].tolist() == list(range(1, 12))
-    original = pd.read_csv(FIXTURE / "class_0_score.csv")
-    np.testing.assert_array_equal(score.drop(columns="epoch").values[:10], original.values)
-    assert np.isfinite(score.values[10]).all()
-    assert (imported / "loss_class_0.png").exists() and (imported / "cmp_class_0_epoch_11.png").exists()
+    losses = pd.read_csv(imported / "class_0" / "gan" / "losses.csv")
+    assert losses["epoch"].tolist() == list(range(1, 12))
+    original = pd.read_csv(FIXTURE / "class_0_score.csv").rename(columns=port.GAN_COLUMNS)
+    np.testing.assert_array_equal(losses[original.columns].values[:10], original.values)
+    assert np.isfinite(losses[original.columns].values[10]).all()
+    gan = imported / "class_0" / "gan"
+    assert (gan / "losses.png").exists() and (gan / "samples" / "epoch_0011.png").exists()
+    assert not (imported / "cmp_class_0_epoch_11.png").exists()     # the export's name for that grid
 
 
 def test_imported_run_augments(imported, tmp_path):

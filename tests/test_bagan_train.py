@@ -2,6 +2,7 @@
 augmentation, and one-line errors (exit status 2) for bad input."""
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -49,30 +50,51 @@ def test_result_directory_name_is_the_originals(smoke_run):
 
 def test_smoke_run_writes_every_file(smoke_run):
     names = {p.name for p in smoke_run.iterdir()}
-    for name in ["config.json", "0_encoder.weights.h5", "0_decoder.weights.h5", "0_autoencoder.csv",
+    for name in ["config.json", "0_encoder.weights.h5", "0_decoder.weights.h5",
                  "0_means.npy", "0_covariances.npy", "0_kept_indices.npy",
                  "class_0_generator.weights.h5", "class_0_discriminator.weights.h5",
-                 "class_0_reconstructor.weights.h5", "class_0_score.csv", "cmp_class_0_init.png",
-                 "cmp_class_0_epoch_1.png", "plot_class_0.png", "loss_class_0.png", "throughput.json"]:
+                 "class_0_reconstructor.weights.h5", "cmp_class_0_init.png", "plot_class_0.png", "throughput.json"]:
         assert name in names, name
+    # each log and grid once, in the phase's own files: the original's names are the export's
+    for name in ["class_0_score.csv", "0_autoencoder.csv", "loss_class_0.png", "cmp_class_0_epoch_1.png"]:
+        assert name not in names, name
     speed = json.loads((smoke_run / "throughput.json").read_text())
     assert set(speed) == {"0_autoencoder", "0_gan"}
     assert speed["0_gan"]["epochs_done"] == speed["0_gan"]["epochs_timed"] == 1 and speed["0_gan"]["images_per_s"] > 0
-    score = pd.read_csv(smoke_run / "class_0_score.csv")
-    assert list(score.columns) == ["epoch", "train_gen_loss", "train_disc_loss", "test_gen_loss",
-                                   "test_disc_loss"]
-    assert len(score) == 1 and np.isfinite(score.drop(columns="epoch").values).all()
-    assert list(pd.read_csv(smoke_run / "0_autoencoder.csv").columns) == ["epoch", "loss"]
-    # one numbering of epochs: the log's last row, state.json and the checkpoint agree (from 1)
-    for phase, csv in (("gan", "class_0_score.csv"), ("autoencoder", "0_autoencoder.csv")):
+    losses = pd.read_csv(smoke_run / "class_0" / "gan" / "losses.csv")
+    assert {"epoch", "gen_loss", "disc_loss", "val_gen_loss", "val_disc_loss"} <= set(losses.columns)
+    assert len(losses) == 1 and np.isfinite(losses.drop(columns="epoch").values).all()
+    # one numbering of epochs: the log's last row, state.json, the checkpoint and the grid agree (from 1)
+    for phase in ("gan", "autoencoder"):
         run = smoke_run / "class_0" / phase
         state = json.loads((run / "state.json").read_text())
         last = max(p.name for p in (run / "checkpoints").glob("epoch_*.weights.h5"))
-        assert pd.read_csv(smoke_run / csv)["epoch"].tolist() == [1] == [state["epoch"]]
-        assert pd.read_csv(run / "losses.csv")["epoch"].iloc[-1] == 1 and last == "epoch_0001.weights.h5"
+        assert pd.read_csv(run / "losses.csv")["epoch"].tolist() == [1] == [state["epoch"]]
+        assert last == "epoch_0001.weights.h5" and (run / "samples" / "epoch_0001.png").exists()
     assert np.load(smoke_run / "0_means.npy").shape == (3, 100)
     assert np.load(smoke_run / "0_covariances.npy").shape == (3, 100, 100)
     assert (smoke_run / "class_0" / "gan" / "checkpoints").is_dir()
+
+
+def test_export_writes_the_originals_layout_from_the_runs_own_files(smoke_run, tmp_path):
+    from bagan import port
+    out = port.main([str(smoke_run), "--export", "--out", str(tmp_path / "original")])
+    names = {p.name for p in out.iterdir()}
+    assert {"class_0_score.csv", "0_autoencoder.csv", "cmp_class_0_epoch_1.png", "cmp_class_0_init.png",
+            "plot_class_0.png", "0_means.npy", "0_covariances.npy", "class_0_generator.weights.h5"} <= names
+    assert "0_kept_indices.npy" not in names and "config.json" not in names     # not the original's
+    gan, ae = smoke_run / "class_0" / "gan", smoke_run / "class_0" / "autoencoder"
+    losses = pd.read_csv(gan / "losses.csv")
+    text = (out / "class_0_score.csv").read_bytes().decode()
+    assert text.startswith("train_gen_loss,train_disc_loss,test_gen_loss,test_disc_loss\r\n")   # the original's CRLF
+    score = pd.read_csv(out / "class_0_score.csv")
+    assert score["test_disc_loss"].tolist() == losses["val_disc_loss"].tolist()
+    np.testing.assert_allclose(score["train_gen_loss"], losses["gen_loss"], rtol=1e-6)   # float32, as the original
+    assert len((out / "0_autoencoder.csv").read_text().split()) == len(pd.read_csv(ae / "losses.csv")) == 1
+    assert (out / "cmp_class_0_epoch_1.png").read_bytes() == (gan / "samples" / "epoch_0001.png").read_bytes()
+    with pytest.raises(SystemExit) as e:      # never into (or over) the run itself
+        port.main([str(smoke_run), "--export", "--out", str(smoke_run), "--overwrite"])
+    assert e.value.code == 2 and (smoke_run / "config.json").exists()
 
 
 def test_pruning_keeps_ceil_u_times_the_largest_other_class(smoke_run, folder):
@@ -99,10 +121,18 @@ def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(smoke_run, tmp
     full = bagan_train.main([*args, "--out", str(tmp_path / "full")])
     resumed_dir = tmp_path / "part" / smoke_run.name.replace("epochs_1", "epochs_2")
     shutil.copytree(smoke_run, resumed_dir)
+    # as an earlier version left it: copies of the logs and grids under the original's names
+    for name in ("class_0_score.csv", "loss_class_0.png", "0_autoencoder.csv", "cmp_class_0_epoch_1.png"):
+        (resumed_dir / name).write_text("copy")
     resumed = bagan_train.main([*args, "--out", str(tmp_path / "part")])
     assert resumed == resumed_dir
-    a = pd.read_csv(full / "class_0_score.csv")
-    b = pd.read_csv(resumed / "class_0_score.csv")
+    # the GAN trained on: its copies would be stale (the export rebuilds them); the autoencoder did
+    # not, and a grid of a past epoch never goes stale
+    names = {p.name for p in resumed.iterdir()}
+    assert "class_0_score.csv" not in names and "loss_class_0.png" not in names
+    assert "0_autoencoder.csv" in names and "cmp_class_0_epoch_1.png" in names
+    a = pd.read_csv(full / "class_0" / "gan" / "losses.csv")
+    b = pd.read_csv(resumed / "class_0" / "gan" / "losses.csv")
     assert len(b) == 2
     np.testing.assert_allclose(a.values, b.values, rtol=1e-5, atol=1e-6)
     from bagan import models
@@ -163,9 +193,14 @@ def test_help():
     assert r.returncode == 0 and "--unbalance" in r.stdout and "--dmode" in r.stdout
 
 
-def test_evaluate_writes_metrics_and_headline(smoke_run):
+def test_evaluate_writes_metrics_and_headline(smoke_run, capsys):
     from bagan import evaluate
     metrics = evaluate.main([str(smoke_run), "--profile", "smoke"])
+    # progress: a line per finished class and per classifier, with the count and an ETA or total time
+    out = capsys.readouterr().out
+    assert re.search(r"^SSIM and accuracy: class 0: .* \[1/1, .+ in all\]$", out, re.M)
+    assert re.search(r"^classifier plain: minority .* \[1/3, ETA .+\]$", out, re.M)
+    assert re.search(r"^classifier bagan: minority .* \[3/3, .+ in all\]$", out, re.M)
     for name in ("metrics.json", "metrics.md", "headline.json"):
         assert (smoke_run / name).exists()
     row = metrics["per_class"]["0"]
@@ -214,7 +249,7 @@ def test_bagan_gp_variant_trains_and_evaluates(folder, tmp_path):
                             "--variant", "gp", "--out", str(tmp_path), *FAST])
     assert res.name.startswith("res_shapes_gp_dmode_uniform")
     assert json.loads((res / "config.json").read_text())["config"]["critic_steps"] == 5
-    score = pd.read_csv(res / "class_0_score.csv")
+    score = pd.read_csv(res / "class_0" / "gan" / "losses.csv")
     assert len(score) == 1 and np.isfinite(score.drop(columns="epoch").values).all()
     assert (res / "0_embedding.weights.h5").exists() and not (res / "0_means.npy").exists()
     metrics = evaluate.main([str(res), "--profile", "smoke", "--skip-classifiers"])
@@ -264,7 +299,7 @@ def test_balanced_real_sampling_is_recorded_and_trains(folder, tmp_path):
                             "--real-sampling", "balanced", "--out", str(tmp_path), *FAST])
     config = json.loads((res / "config.json").read_text())["config"]
     assert config["real_sampling"] == "balanced" and config["loss"] == "clipped"
-    score = pd.read_csv(res / "class_0_score.csv")
+    score = pd.read_csv(res / "class_0" / "gan" / "losses.csv")
     assert len(score) == 1 and np.isfinite(score.drop(columns="epoch").values).all()
 
 

@@ -2,6 +2,7 @@
 a smoke train + generate + evaluate, and one-line errors."""
 import json
 import math
+import re
 import subprocess
 import sys
 
@@ -160,7 +161,7 @@ def test_mix_beyond_real_data_is_a_one_line_error(tmp_path, data_root):
     assert not (tmp_path / "run" / "experiments").exists()
 
 
-def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch):
+def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch, capsys):
     out = tmp_path / "results"
     train.main(["--profile", "smoke", "--model", "cgan", "--train-images", "64", "--batch-size", "32",
                 "--data-dir", str(data_root), "--out", str(out)])
@@ -173,8 +174,13 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch):
         assert f["images"].shape == (30, 28, 28, 1) and np.all(np.bincount(f["labels"]) == 3)
     # The reference classifier trains on all of MNIST: replaced by a stand-in here.
     monkeypatch.setattr(synthetic, "reference_predict", lambda root, epochs=None: lambda imgs: np.zeros(len(imgs), int))
+    capsys.readouterr()
     evaluate.main([str(run), "--profile", "smoke", "--data-dir", str(data_root), "--mix", "400+0,200+200",
                    "--low-data", ""])
+    # a line per finished experiment, counted, with an ETA (common.progress)
+    printed = capsys.readouterr().out
+    assert re.search(r"^real_only_400: test accuracy [\d.]+ \[1/2, ETA .+\]$", printed, re.M)
+    assert re.search(r"^mnist_cGan_200: test accuracy [\d.]+ \[2/2, .+ in all\]$", printed, re.M)
     for name in ("real_only_400", "mnist_cGan_200"):
         exp = run / "experiments" / name
         metrics = json.loads((exp / "metrics_test.json").read_text())
@@ -191,6 +197,9 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch):
     evaluate.main([str(run), "--profile", "smoke", "--data-dir", str(data_root), "--mix", "400+0,200+200",
                    "--low-data", "", "--seed", "0,1"])
     assert {p: p.stat().st_mtime_ns for p in (run / "experiments").rglob("metrics_test.json")} == before
+    # read back, not trained: counted, but out of the ETA
+    assert re.search(r"^real_only_400: test accuracy [\d.]+ \(stored\) \[1/2, ETA unknown\]$",
+                     capsys.readouterr().out, re.M)
     assert (run / "seed_1" / "experiments" / "mnist_cGan_200" / "metrics_test.json").exists()
     assert (run / "synthetic" / "cgan_200_e1_s1.npz").exists() and (run / "seed_1" / "metrics.json").exists()
     seeds = json.loads((run / "seeds.json").read_text())

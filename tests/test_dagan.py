@@ -1,6 +1,7 @@
 """DAGAN: network shapes, the gradient penalty by hand, the pair sampler, the 5:1 step ratio, a smoke
 train + evaluate, and one-line errors (exit 2)."""
 import json
+import re
 import subprocess
 import sys
 
@@ -281,6 +282,9 @@ def test_smoke_train_and_evaluate(smoke_run):
                  "--repeats", 2)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Acc. w/ DAGAN" in result.stdout
+    # a line per repeat, counted and with an ETA weighted by k (common.progress)
+    assert re.search(r"^k=1 repeat 1/2: without [\d.]+, with [\d.]+ \[1/4, ETA .+\]$", result.stdout, re.M)
+    assert re.search(r"^k=2 repeat 2/2: without [\d.]+, with [\d.]+ \[4/4, .+ in all\]$", result.stdout, re.M)
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["classes"] == [4, 6] and set(metrics["results"]) == {"1", "2"}
     assert metrics["training_throughput"]["gan"] == speed

@@ -1,6 +1,7 @@
 """De-biasing end to end: a smoke run of every step on a few images with a tiny generator, and
 one-line errors with exit status 2 for bad attributes and missing generator checkpoints."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,7 @@ from test_debias_fixtures import fake_celeba, tiny_generator
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_smoke_pipeline(tmp_path):
+def test_smoke_pipeline(tmp_path, capsys):
     from debias import pipeline
     data = fake_celeba(tmp_path / "data")
     gen = tiny_generator(tmp_path / "gen.keras")
@@ -71,6 +72,10 @@ def test_smoke_pipeline(tmp_path):
     assert "KL original (down)" in (exp / "metrics.md").read_text()     # the paper's KL beside ours
     assert "| gan-debiased - baseline, paired |" in (exp / "metrics.md").read_text()
     assert set(metrics["test_difference"]) == {"AP", "DEO", "BA"}
+    # evaluate's scoring and bootstraps report progress (common.progress), the last line with the total time
+    printed = capsys.readouterr().out
+    for what in ("baseline scores, test", "gan-debiased bootstrap, test", "gan-debiased bootstrap, val"):
+        assert re.search(rf"^{what} \[\d+/\d+ (images|resamples), .+ in all\]$", printed, re.M), what
     timing = json.loads((exp / "timing.json").read_text())
     assert len(timing) == 1 and set(timing[0]["seconds"]) >= {"train baseline", "hyperplane", "evaluate"}
     # run again: every step finds its output and skips it

@@ -189,10 +189,26 @@ def test_mixed_precision_trains_in_float32_losses_and_resumes_exactly(tmp_path, 
     assert keras.mixed_precision.global_policy().name == "float32"      # only the model got the policy
 
 
-def test_tensorboard_logs_losses_and_sample_grids(tmp_path):
+def _event_steps(folder):
+    """{tag: [steps]} of the summaries in a TensorBoard folder's event files."""
+    import tensorflow as tf
+    steps = {}
+    for path in sorted(folder.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                steps.setdefault(value.tag, []).append(event.step)
+    return steps
+
+
+def test_tensorboard_logs_losses_and_sample_grids_at_the_epochs_of_losses_csv(tmp_path):
+    """Epoch N is the N-th, from 1, in TensorBoard as in losses.csv (Keras alone writes step N - 1)."""
     fit(tmp_path, 2, config=dict(CONFIG, tensorboard=True))
-    assert list((tmp_path / "tensorboard" / "train").glob("events.out.tfevents.*"))
-    assert list((tmp_path / "tensorboard" / "samples").glob("events.out.tfevents.*"))
+    fit(tmp_path, 3, config=dict(CONFIG, tensorboard=True))      # resumed: the same numbering
+    epochs = pd.read_csv(tmp_path / training.LOSSES_CSV)["epoch"].tolist()
+    assert epochs == [1, 2, 3]
+    scalars = _event_steps(tmp_path / "tensorboard" / "train")
+    assert sorted(scalars["epoch_d_loss"]) == sorted(scalars["epoch_g_loss"]) == epochs
+    assert sorted(_event_steps(tmp_path / "tensorboard" / "samples")["samples"]) == epochs
 
 
 def test_predict_equals_keras_predict_without_retracing_warnings():

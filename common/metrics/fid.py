@@ -15,6 +15,7 @@ from scipy import linalg
 
 from common.errors import UserError
 from common.metrics import inception
+from common.progress import Progress
 
 
 def statistics(features):
@@ -57,10 +58,11 @@ def _mmd2_unbiased(x, y):
             - 2 * kxy.sum() / (m * n))
 
 
-def kid(features_a, features_b, subsets=100, subset_size=1000, seed=0):
+def kid(features_a, features_b, subsets=100, subset_size=1000, seed=0, verbose=0):
     """KID: (mean, std) of the unbiased MMD^2 over `subsets` random subsets of `subset_size` drawn
     without replacement from each set. When both sets are no larger than `subset_size`, the whole
-    sets are compared once (std 0), which is the estimate over the full sets."""
+    sets are compared once (std 0), which is the estimate over the full sets. verbose: progress
+    lines (a subset of 1000 takes about a second on a CPU)."""
     a = np.asarray(features_a, np.float64)
     b = np.asarray(features_b, np.float64)
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
@@ -72,8 +74,12 @@ def kid(features_a, features_b, subsets=100, subset_size=1000, seed=0):
         return float(_mmd2_unbiased(a, b)), 0.0
     size = min(subset_size, len(a), len(b))
     rng = np.random.default_rng(seed)
-    values = [_mmd2_unbiased(a[rng.choice(len(a), size, replace=False)],
-                             b[rng.choice(len(b), size, replace=False)]) for _ in range(subsets)]
+    progress = Progress(subsets, "KID", unit="subsets", interval=10, verbose=bool(verbose))
+    values = []
+    for _ in range(subsets):
+        values.append(_mmd2_unbiased(a[rng.choice(len(a), size, replace=False)],
+                                     b[rng.choice(len(b), size, replace=False)]))
+        progress.step()
     return float(np.mean(values)), float(np.std(values))
 
 
@@ -101,7 +107,8 @@ def real_features(real_uint8, weights=None, data_dir=None, batch_size=50, verbos
                 return z["features"], z["mu"], z["sigma"]
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache entry is recomputed
-    features = inception.pool3(real_uint8, path_weights, batch_size=batch_size, verbose=verbose)
+    features = inception.pool3(real_uint8, path_weights, batch_size=batch_size, verbose=verbose,
+                               what="Inception features, real images")
     mu, sigma = statistics(features)
     if cache:
         try:
@@ -120,9 +127,10 @@ def fid_kid(real_uint8, fake_uint8, data_dir=None, weights=None, kid_subsets=100
     for name, images in (("real", real_uint8), ("fake", fake_uint8)):
         inception.check_images(images, name)
     real, mu_r, sigma_r = real_features(real_uint8, weights, data_dir, batch_size, verbose, cache)
-    fake = inception.pool3(fake_uint8, weights, data_dir, batch_size=batch_size, verbose=verbose)
+    fake = inception.pool3(fake_uint8, weights, data_dir, batch_size=batch_size, verbose=verbose,
+                           what="Inception features, generated images")
     mu_f, sigma_f = statistics(fake)
-    kid_mean, kid_std = kid(real, fake, kid_subsets, kid_subset_size, seed)
+    kid_mean, kid_std = kid(real, fake, kid_subsets, kid_subset_size, seed, verbose)
     whole = max(len(real), len(fake)) <= kid_subset_size  # kid() then compares the full sets once
     return {"fid": frechet_distance(mu_r, sigma_r, mu_f, sigma_f), "kid_mean": kid_mean,
             "kid_std": kid_std, "n_real": len(real), "n_fake": len(fake),

@@ -15,6 +15,7 @@ import tensorflow as tf
 from keras import layers
 
 from common.errors import UserError
+from common.progress import Progress
 
 NAME = "tf-fid-inception-v3-2015-12-05-pool3"
 WEIGHTS_FILE = "inception_fid_weights.npz"
@@ -196,15 +197,15 @@ def as_rgb_float(images):
     return images.astype(np.float32)
 
 
-def pool3(images_uint8, weights=None, data_dir=None, batch_size=50, verbose=1):
-    """pool3 features (N, 2048) float32 of uint8 images, in batches with a Progbar."""
+def pool3(images_uint8, weights=None, data_dir=None, batch_size=50, verbose=1, what="Inception features"):
+    """pool3 features (N, 2048) float32 of uint8 images, in batches, with progress lines (`what` names
+    them) unless verbose is 0."""
     images = check_images(images_uint8)
     _, run = _network(weights, data_dir)
     out = np.empty((len(images), FEATURES), np.float32)
-    bar = keras.utils.Progbar(len(images), unit_name="image") if verbose else None
+    progress = Progress(len(images), what, unit="images", interval=10, verbose=bool(verbose))
     for start in range(0, len(images), batch_size):
         batch = as_rgb_float(images[start:start + batch_size])
         out[start:start + len(batch)] = run(tf.constant(batch)).numpy()
-        if bar:
-            bar.add(len(batch))
+        progress.step(n=len(batch))
     return out

@@ -110,7 +110,7 @@ def headline(config, metrics):
         rows.append({"paper": "BEGAN", "metric": f"FID vs held-out real ({data} {held}, {setting})",
                      "paper_value": None, "value": round(metrics["fid"], 2), "target": target,
                      "notes": f"{metrics['n_real']} real vs {metrics['n_fake']} generated images (FID is "
-                              "biased upwards at this size: compare runs by KID){floor}; the paper reports IS "
+                              f"biased upwards at this size: compare runs by KID){floor}; the paper reports IS "
                               "5.62 on CIFAR-10, no FID"})
         rows.append({"paper": "BEGAN", "metric": f"KID x 1000 vs held-out real ({data} {held}, {setting})",
                      "paper_value": None, "value": round(1000 * metrics["kid_mean"], 3),

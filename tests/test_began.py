@@ -273,3 +273,15 @@ def test_checkpoints_from_before_the_window_rule_still_load():
                                model.window_count)] == pytest.approx([0.3, 0.7, 1.0, 0.0, 0.0])
     with pytest.raises(ValueError):
         model.load_own_variables({"0": np.float32(0.3), "1": np.float32(0.7)})
+
+
+def test_fid_row_names_the_real_floor_and_the_quick_target():
+    from began.evaluate import headline
+    config = {"dataset": "celeba", "image_size": 32, "num_filters": 16, "profile": "quick"}
+    metrics = {"epochs": 40, "M_reduction": 0.5, "first_epoch_mean_M": 0.2, "last_epoch_mean_M": 0.1,
+               "fid": 113.5, "kid_mean": 0.12, "kid_std": 0.0, "n_real": 660, "n_fake": 660, "kid_subsets": 1,
+               "kid_subset_size": "full sets", "fid_real_floor": 25.36, "kid_real_floor": 0.0019}
+    fid = next(r for r in headline(config, metrics) if r["metric"].startswith("FID"))
+    assert fid["target"] == "<= 80" and "FID 25.4, KID x 1000 1.9" in fid["notes"] and "{" not in fid["notes"]
+    paper = headline(dict(config, profile="paper"), metrics)
+    assert next(r for r in paper if r["metric"].startswith("FID"))["target"] is None

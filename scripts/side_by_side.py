@@ -11,10 +11,11 @@ steps: CGAN/InfoGAN 1 D + 1 G, DAGAN 5 critic + 1 G, batches as the originals').
 OUT/<date>/headline.json, which `python -m common.summary results` turns into scoreboard rows (target:
 the suite at least 1.5x its original), and the table on stdout (and --markdown).
 """
-import argparse
 import json
 import statistics
 from pathlib import Path
+
+from common import cli
 
 PEERS = {"cgan": "kalpak92 CGAN", "infogan": "kalpak92 InfoGAN", "dagan": "dagan_torch"}
 TARGET = ">= 1.5"
@@ -48,7 +49,7 @@ def suite_rates(paths):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.ArgumentParser(prog="scripts/side_by_side.py", description=__doc__.split("\n")[0])
     p.add_argument("--peer", nargs="+", required=True, type=Path)
     p.add_argument("--suite", nargs="+", required=True, type=Path)
     p.add_argument("--out", type=Path, required=True, help="results folder; rows go to OUT/<date>/headline.json")

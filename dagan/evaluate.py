@@ -23,7 +23,8 @@ ratio (0: the generator ignores z). Grid in RUN_DIR/variety.png (rows: a source,
 Class kept: the share of those generations whose nearest held-out real image is of the source's
 character, beside the same share for the real sources (varied generations of the wrong character
 would not help a classifier). Writes RUN_DIR/fewshot.md, metrics.json, headline.json and variety.png;
---variety-only: only the last two measures, into variety.json and variety.png (seconds).
+--variety-only: only the last two measures, into variety.json, variety.png and their two rows of
+headline.json (seconds).
 """
 import math
 import time
@@ -103,8 +104,8 @@ def parser():
     p.add_argument("--variety-draws", type=bounded(int, 2), default=None,
                    help="noise vectors per source of the variety metric (8; at least 2)")
     p.add_argument("--variety-only", action="store_true",
-                   help="only the variety ratio, the class-kept share and variety.png (into RUN_DIR/variety.json; "
-                        "metrics.json and headline.json stay as they are): seconds, no few-shot classifiers")
+                   help="only the variety ratio, the class-kept share and variety.png (into RUN_DIR/variety.json, "
+                        "and their two rows of headline.json; the other rows and metrics.json stay): seconds")
     return p
 
 
@@ -324,6 +325,38 @@ def class_kept(generated, picked, images, labels, classes):
             "chance": 1.0 / len(classes), "test": "nearest held-out real image (pixel L2) has the source's class"}
 
 
+def options_suffix(train_config):
+    """The GAN's options beyond the originals, named in its claims so that its rows do not replace
+    the originals' design's."""
+    options = ([f"MSGAN lambda {train_config['ms_lambda']:g}, {train_config.get('ms_dropout')} dropout"]
+               if train_config.get("ms_lambda") else []) + (
+        [f"matching-aware critic {train_config['mismatch']:g}"] if train_config.get("mismatch") else [])
+    return f" ({'; '.join(options)})" if options else ""
+
+
+def variety_rows(spread, kept, gan):
+    return [{"paper": "DAGAN",
+             "metric": f"variety ratio (distance between generations of one source over z / between sources), "
+                       f"{spread['sources']} held-out sources x {spread['draws']} z{gan}",
+             "paper_value": None, "value": spread["ratio"], "target": ">= 0.3",
+             "notes": f"within {spread['within']:.4f}, between {spread['between']:.4f}; 0 = G ignores z"},
+            {"paper": "DAGAN",
+             "metric": f"generations that keep their source's character (nearest held-out real image of its "
+                       f"class), {spread['sources']} held-out sources x {spread['draws']} z{gan}",
+             "paper_value": None, "value": kept["generated"],
+             "notes": f"real sources {kept['real']:.3f} (the test's ceiling), chance {kept['chance']:.3f}"}]
+
+
+def merge_headline(run_dir, rows):
+    """These rows into RUN_DIR/headline.json in place of the same claims; the other rows (a few-shot
+    evaluation's) stay, each with the command that made it."""
+    path = Path(run_dir) / "headline.json"
+    new = [dict(r, command=cli.command_line()) for r in rows]
+    claims = {r["metric"] for r in new}
+    old = cli.read_json(path, "headline file") if path.exists() else []
+    cli.write_json_atomic(path, [r for r in old if r["metric"] not in claims] + new)
+
+
 def save_variety_grid(sources, generated, path):
     """Rows: a source (uint8), then its generations over z."""
     from common import plots
@@ -434,6 +467,7 @@ def main(argv=None):
           f"chance {kept['chance']:.3f}", flush=True)
     if config["variety_only"]:
         cli.write_json_atomic(run_dir / "variety.json", {"generator_variety": spread, "class_kept": kept})
+        merge_headline(run_dir, variety_rows(spread, kept, options_suffix(train_config)))
         return None
 
     if config["design"] == "paired":
@@ -487,11 +521,7 @@ def main(argv=None):
         "variety_ratio": spread["ratio"], "class_kept": kept, "results": {str(k): v for k, v in results.items()},
         "training_throughput": throughput.read(run_dir)})
     rows = []
-    # the GAN's option beyond the originals, so that its rows do not replace the originals' design's
-    options = ([f"MSGAN lambda {train_config['ms_lambda']:g}, {train_config.get('ms_dropout')} dropout"]
-               if train_config.get("ms_lambda") else []) + (
-        [f"matching-aware critic {train_config['mismatch']:g}"] if train_config.get("mismatch") else [])
-    gan = f" ({'; '.join(options)})" if options else ""
+    gan = options_suffix(train_config)
     for k in shots:
         paper = published.get(k)
         gain = results[k]["with_mean"] - results[k]["without_mean"]
@@ -512,17 +542,7 @@ def main(argv=None):
                                   f"repeats; confidence augmentation is better (one-sided): "
                                   f"{results[k]['confidence']:.3f}; two-sided (dagan_torch): "
                                   f"{results[k]['confidence_two_sided']:.3f}"})
-    rows.append({"paper": "DAGAN",
-                 "metric": f"variety ratio (distance between generations of one source over z / between sources), "
-                           f"{spread['sources']} held-out sources x {spread['draws']} z{gan}",
-                 "paper_value": None, "value": spread["ratio"], "target": ">= 0.3",
-                 "notes": f"within {spread['within']:.4f}, between {spread['between']:.4f}; 0 = G ignores z"})
-    rows.append({"paper": "DAGAN",
-                 "metric": f"generations that keep their source's character (nearest held-out real image of its "
-                           f"class), {spread['sources']} held-out sources x {spread['draws']} z{gan}",
-                 "paper_value": None, "value": kept["generated"],
-                 "notes": f"real sources {kept['real']:.3f} (the test's ceiling), chance {kept['chance']:.3f}"})
-    cli.write_headline(run_dir, rows)
+    cli.write_headline(run_dir, rows + variety_rows(spread, kept, gan))
     return results
 
 

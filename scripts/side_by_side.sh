@@ -6,7 +6,7 @@
 # Rows for the scoreboard go to results/throughput/<date>/headline.json (python -m common.summary).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${TORCH_PY:?set TORCH_PY to a python with torch}" "${PEERS:?set PEERS to the originals' folder}"
+: "${TORCH_PY:?set TORCH_PY to a python with torch}" "${PEERS:?set PEERS to the folder of the originals}"
 BENCH=${BENCH:-../shared/bench}
 W=${1:-scratch/bench}
 mkdir -p "$W"

@@ -4,6 +4,7 @@ Read with `ast`, not imported, so the test is fast and sees function-local impor
 point is a module with an `if __name__ == "__main__":` guard; every other module is a library.
 """
 import ast
+import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,3 +145,11 @@ def test_no_import_order_workarounds():
              for i, line in enumerate(path.read_text().splitlines(), 1)
              if "noqa: E402" in line or "sys.path" in line]
     assert not found, "import-order workarounds in: " + ", ".join(found)
+
+
+def test_shell_scripts_parse():
+    """`bash -n` on every shell script a user runs: a quoting slip otherwise shows only when run."""
+    scripts = [ROOT / "run_all.sh", ROOT / ".ci" / "run", *sorted((ROOT / "scripts").glob("*.sh"))]
+    for script in scripts:
+        done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+        assert done.returncode == 0, f"{script.name}: {done.stderr.strip()}"

@@ -105,7 +105,9 @@ def test_side_by_side_rows_are_the_suites_median_over_the_originals(tmp_path):
                          "date": "2026-12-05 18:00 UTC"},
              "rows": [{"package": "cgan", "profile": "paper=quick", "mode": "fit", "precision": "float32", "runs": runs},
                       {"package": "cgan", "profile": "paper=quick", "mode": "loop", "precision": "float32",
-                       "runs": [{"steps_per_s": 100.0}]}]}
+                       "runs": [{"steps_per_s": 100.0}]},
+                      {"package": "cgan", "profile": "paper=quick", "mode": "fit", "precision": "mixed_bfloat16",
+                       "runs": [{"steps_per_s": 10.0}]}]}
     (tmp_path / "peer.json").write_text(json.dumps(peer))
     (tmp_path / "suite.json").write_text(json.dumps(suite))
     out = subprocess.run([sys.executable, "scripts/side_by_side.py", "--peer", str(tmp_path / "peer.json"),
@@ -113,6 +115,9 @@ def test_side_by_side_rows_are_the_suites_median_over_the_originals(tmp_path):
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     table = summary.collect(tmp_path / "results")
-    row = table.iloc[0]
+    assert len(table) == 2
+    row = table[~table["metric"].str.contains("bfloat16")].iloc[0]
     assert row["value"] == 1.5 and row["target"] == ">= 1.5" and row["profile"] == "paper"   # 7.5 / 5.0; loop ignored
     assert summary.met(row["value"], row["target"]) is True and "side_by_side.sh" in row["command"]
+    bf16 = table[table["metric"].str.contains("bfloat16")].iloc[0]   # its own row, named, never pooled with float32
+    assert bf16["value"] == 2.0 and "--precision mixed_bfloat16" in bf16["metric"]

@@ -24,7 +24,8 @@ Class kept: the share of those generations whose nearest held-out real image is 
 character, beside the same share for the real sources (varied generations of the wrong character
 would not help a classifier). Writes RUN_DIR/fewshot.md, metrics.json, headline.json and variety.png;
 --variety-only: only the last two measures, into variety.json, variety.png and their two rows of
-headline.json (seconds).
+headline.json (seconds). Every claim names the generator's iterations (a few-shot one also the
+classifier's epochs), so that runs of other budgets keep rows of their own on the scoreboard.
 """
 import math
 import time
@@ -334,15 +335,29 @@ def options_suffix(train_config):
     return f" ({'; '.join(options)})" if options else ""
 
 
-def variety_rows(spread, kept, gan):
+def _count(n, unit):
+    return f"{n:,} {unit}{'s' * (n != 1)}"
+
+
+def claim_suffix(train_config, classifier_epochs=None):
+    """What a claim adds to its measure so that runs of other budgets do not replace its row: the
+    generator's iterations (its config's epochs x steps per epoch; left out when the config lacks
+    them), the few-shot classifier's epochs, then the GAN's options (options_suffix)."""
+    epochs, steps = train_config.get("epochs"), train_config.get("steps_per_epoch")
+    budget = [_count(epochs * steps, "generator iteration")] if epochs and steps else []
+    budget += [_count(classifier_epochs, "classifier epoch")] if classifier_epochs else []
+    return "".join(f", {b}" for b in budget) + options_suffix(train_config)
+
+
+def variety_rows(spread, kept, suffix):
     return [{"paper": "DAGAN",
              "metric": f"variety ratio (distance between generations of one source over z / between sources), "
-                       f"{spread['sources']} held-out sources x {spread['draws']} z{gan}",
+                       f"{spread['sources']} held-out sources x {spread['draws']} z{suffix}",
              "paper_value": None, "value": spread["ratio"], "target": ">= 0.3",
              "notes": f"within {spread['within']:.4f}, between {spread['between']:.4f}; 0 = G ignores z"},
             {"paper": "DAGAN",
              "metric": f"generations that keep their source's character (nearest held-out real image of its "
-                       f"class), {spread['sources']} held-out sources x {spread['draws']} z{gan}",
+                       f"class), {spread['sources']} held-out sources x {spread['draws']} z{suffix}",
              "paper_value": None, "value": kept["generated"],
              "notes": f"real sources {kept['real']:.3f} (the test's ceiling), chance {kept['chance']:.3f}"}]
 
@@ -467,7 +482,7 @@ def main(argv=None):
           f"chance {kept['chance']:.3f}", flush=True)
     if config["variety_only"]:
         cli.write_json_atomic(run_dir / "variety.json", {"generator_variety": spread, "class_kept": kept})
-        merge_headline(run_dir, variety_rows(spread, kept, options_suffix(train_config)))
+        merge_headline(run_dir, variety_rows(spread, kept, claim_suffix(train_config)))
         return None
 
     if config["design"] == "paired":
@@ -521,28 +536,28 @@ def main(argv=None):
         "variety_ratio": spread["ratio"], "class_kept": kept, "results": {str(k): v for k, v in results.items()},
         "training_throughput": throughput.read(run_dir)})
     rows = []
-    gan = options_suffix(train_config)
+    suffix = claim_suffix(train_config, config["epochs"])
     for k in shots:
         paper = published.get(k)
         gain = results[k]["with_mean"] - results[k]["without_mean"]
-        rows.append({"paper": "DAGAN", "metric": f"accuracy gain with DAGAN, {k}-shot{gan}",
+        rows.append({"paper": "DAGAN", "metric": f"accuracy gain with DAGAN, {k}-shot{suffix}",
                      "paper_value": None if paper is None else paper["with_mean"] - paper["without_mean"],
                      "value": gain, "target": "> 0", "notes": "with - without"})
-        rows.append({"paper": "DAGAN", "metric": f"two-sided Welch confidence (dagan_torch's statistic), {k}-shot{gan}",
+        rows.append({"paper": "DAGAN", "metric": f"two-sided Welch confidence (dagan_torch's statistic), {k}-shot{suffix}",
                      "paper_value": None if paper is None else paper["confidence_two_sided"],
                      "value": results[k]["confidence_two_sided"],
                      "notes": "high also when augmentation is significantly worse: the target (>= 0.95) "
                               "holds only together with a gain > 0"})
         for arm in ("with", "without"):
             rows.append({"paper": "DAGAN",
-                         "metric": f"accuracy {arm} DAGAN, {k}-shot, {len(classes)} held-out classes (dagan_torch protocol){gan}",
+                         "metric": f"accuracy {arm} DAGAN, {k}-shot, {len(classes)} held-out classes (dagan_torch protocol){suffix}",
                          "paper_value": None if paper is None else paper[f"{arm}_mean"],
                          "value": results[k][f"{arm}_mean"],
                          "notes": f"profile {args.profile}, design {config['design']}, {config['repeats']} "
                                   f"repeats; confidence augmentation is better (one-sided): "
                                   f"{results[k]['confidence']:.3f}; two-sided (dagan_torch): "
                                   f"{results[k]['confidence_two_sided']:.3f}"})
-    cli.write_headline(run_dir, rows + variety_rows(spread, kept, gan))
+    cli.write_headline(run_dir, rows + variety_rows(spread, kept, claim_suffix(train_config)))
     return results
 
 

@@ -78,6 +78,19 @@ def test_class_kept_by_hand():
     assert kept["real"] == 1.0 and kept["chance"] == pytest.approx(1 / 3)
 
 
+def test_claims_name_the_generators_iterations_and_the_classifiers_epochs():
+    from dagan.evaluate import claim_suffix, variety_rows
+    quick = {"epochs": 80, "steps_per_epoch": 50, "ms_lambda": 0.0, "mismatch": 0.5}
+    assert claim_suffix(quick, 200) == ", 4,000 generator iterations, 200 classifier epochs (matching-aware critic 0.5)"
+    assert claim_suffix({"epochs": 1, "steps_per_epoch": 1}, 1) == ", 1 generator iteration, 1 classifier epoch"
+    assert claim_suffix({"ms_lambda": 0.0}) == ""            # a config without the budget: no guess
+    spread, kept = {"sources": 100, "draws": 8, "ratio": 0.3, "within": 0.1, "between": 0.3}, \
+        {"generated": 0.1, "real": 0.3, "chance": 0.01}
+    rows = variety_rows(spread, kept, claim_suffix(quick))
+    assert all(r["metric"].endswith("100 held-out sources x 8 z, 4,000 generator iterations (matching-aware critic 0.5)")
+               for r in rows)
+
+
 def test_confidence_two_sided_against_welch_by_hand():
     from scipy import stats
 

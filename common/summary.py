@@ -8,9 +8,11 @@ sub-run below RESULTS_DIR/<pkg>/ (a list of {paper, metric, paper_value, value, 
 written by each evaluate.py); writes one row per headline metric, and one status row for a package
 without any. With --scoreboard, each headline row also replaces the scoreboard row of the same
 package, claim and profile (other rows stay: the scoreboard keeps what earlier runs measured), and
---page renders the scoreboard into the page between its two scoreboard markers.
+--page renders the scoreboard into the page between its two scoreboard markers. The scoreboard holds
+one row per package, claim and profile: of runs that measured the same one, the newest headline.json's.
 """
 import math
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
@@ -19,8 +21,9 @@ from common.cli import ArgumentParser, main, read_json
 from common.errors import UserError
 
 COLUMNS = ["package", "paper", "metric", "paper_value", "value", "profile", "seed", "wall_time_s",
-           "status", "run_dir", "notes", "target", "seeds", "command"]
+           "status", "run_dir", "notes", "target", "seeds", "command", "written"]
 SCOREBOARD = ["package", "claim", "paper", "ours", "target", "met", "profile", "seeds", "command"]
+KEY = ["package", "claim", "profile"]     # a scoreboard row's identity
 MARKERS = ("<!-- scoreboard: written by python -m common.summary; do not edit by hand -->",
            "<!-- end of scoreboard -->")
 HEADLINE = "headline.json"
@@ -45,25 +48,30 @@ def collect(results_dir):
             entries = read_json(path, "headline file")
             if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
                 raise UserError(f"{path} must hold a JSON list of {{paper, metric, paper_value, value, notes}}")
+            run = {"run_dir": str(path.parent.relative_to(results_dir)),
+                   "profile": _run_config(path.parent, "profile") or base["profile"],
+                   "written": datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")}
+            seed = _run_config(path.parent, "seed")
             for entry in entries:
                 rows.append({**base, **{k: entry.get(k) for k in ("paper", "metric", "paper_value", "value",
-                                                                   "notes", "target", "seeds", "command")},
-                             "run_dir": str(path.parent.relative_to(results_dir)),
-                             "profile": _run_profile(path.parent) or base["profile"],
+                                                                   "notes", "target", "seeds", "command")}, **run,
+                             "seeds": _first(entry.get("seeds"), seed),
                              "command": _commands(path.parent, entry.get("command"))})
         if not headlines and (status or any(pkg_dir.iterdir())):
             rows.append({**base, "run_dir": None})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _run_profile(run_dir):
-    """The profile a run was trained under (its config.json, or its parent's for a sub-run)."""
-    for folder in (run_dir, run_dir.parent):
-        path = folder / "config.json"
-        profile = read_json(path, "run configuration").get("config", {}).get("profile") if path.exists() else None
-        if profile:
-            return profile
-    return None
+def _first(*values):
+    """The first value that is neither None nor NaN (pandas reads a missing cell as NaN)."""
+    return next((v for v in values if v is not None and v == v), None)
+
+
+def _run_config(run_dir, key):
+    """A setting the run was trained with, e.g. its profile or seed (its config.json, or its parent's
+    for a sub-run)."""
+    paths = [folder / "config.json" for folder in (run_dir, run_dir.parent)]
+    return _first(*(read_json(p, "run configuration").get("config", {}).get(key) for p in paths if p.exists()))
 
 
 def _commands(run_dir, evaluate):
@@ -89,13 +97,26 @@ def met(ours, target):
 
 
 def scoreboard_rows(table):
-    rows = table[table["metric"].notna()]
-    return pd.DataFrame({
+    """The scoreboard's rows of `table`'s headline metrics: seeds the headline's, else the run's
+    config.json's, else status.json's; of rows with the same KEY the newest headline.json's, with a
+    line for each other one that measured something else (identical ones are dropped quietly)."""
+    rows = table[table["metric"].notna()].sort_values("written", kind="stable")
+    board = pd.DataFrame({
         "package": rows["package"], "claim": rows["metric"], "paper": rows["paper_value"],
         "ours": rows["value"], "target": rows["target"],
         "met": [met(o, t) for o, t in zip(rows["value"], rows["target"])], "profile": rows["profile"],
-        "seeds": [s if s is not None and s == s else seed for s, seed in zip(rows["seeds"], rows["seed"])],
+        "seeds": [_first(s, seed) for s, seed in zip(rows["seeds"], rows["seed"])],
         "command": rows["command"]}, columns=SCOREBOARD)
+    keys = pd.Series(list(map(tuple, board[KEY].astype(str).to_numpy())), index=board.index)
+    newest = keys.duplicated(keep="last")
+    last = dict(zip(keys[~newest], board.index[~newest]))
+    for old in board.index[newest]:
+        new = last[keys[old]]
+        if not all(board.at[old, c] == board.at[new, c] or (pd.isna(board.at[old, c]) and pd.isna(board.at[new, c]))
+                   for c in ("ours", "command")):
+            print(f"scoreboard: {board.at[new, 'claim']!r} from {rows.at[new, 'run_dir']} replaces "
+                  f"{rows.at[old, 'run_dir']}")
+    return board[~newest]
 
 
 def update_scoreboard(path, table):
@@ -106,9 +127,8 @@ def update_scoreboard(path, table):
         old = pd.read_csv(path)
         if list(old.columns) != SCOREBOARD:
             raise UserError(f"{path} is not a scoreboard (columns {', '.join(SCOREBOARD)})")
-        key = ["package", "claim", "profile"]
-        fresh = set(map(tuple, new[key].astype(str).to_numpy()))
-        old = old[[tuple(r) not in fresh for r in old[key].astype(str).to_numpy()]]
+        fresh = set(map(tuple, new[KEY].astype(str).to_numpy()))
+        old = old[[tuple(r) not in fresh for r in old[KEY].astype(str).to_numpy()]]
         new = pd.concat([old, new], ignore_index=True) if len(old) else new
     new = new.sort_values(["package", "claim"], kind="stable")
     path.parent.mkdir(parents=True, exist_ok=True)

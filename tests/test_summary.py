@@ -100,3 +100,38 @@ def test_a_sub_runs_headline_is_collected_with_its_command_once(tmp_path):
     row = summary.collect(tmp_path).iloc[0]
     assert row["metric"] == "mapping" and row["profile"] == "quick" and row["command"] == command
     assert row["run_dir"] == "cgan_infogan/mnist_quick/infogan"
+
+
+def _run(results, name, headline, written, config=None):
+    """A run dir holding `headline` (its file dated `written`, seconds since the epoch) and a config.json."""
+    run = results / name
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps(config or {"config": {"profile": "quick", "seed": 0},
+                                                           "command": "python -m dagan.train"}))
+    (run / "headline.json").write_text(json.dumps(headline))
+    os.utime(run / "headline.json", (written, written))
+
+
+def test_the_scoreboard_keeps_one_row_per_claim_the_newest_runs(tmp_path, capsys):
+    row = {"paper": "DAGAN", "metric": "variety ratio", "target": ">= 0.3", "command": "python -m dagan.evaluate"}
+    same = {"paper": "DAGAN", "metric": "class kept", "value": 0.02, "command": "python -m dagan.evaluate"}
+    # the newer run first in path order: the file's date decides, not the order
+    _run(tmp_path / "dagan", "ms0", [dict(row, value=0.29), same], written=2_000_000_000)
+    _run(tmp_path / "dagan", "ms0_e200", [dict(row, value=0.08, command="python -m dagan.evaluate --epochs 200"),
+                                          same], written=1_900_000_000)
+    board = summary.scoreboard_rows(summary.collect(tmp_path))
+    assert len(board) == 2 and board.set_index("claim").loc["variety ratio", "ours"] == 0.29
+    assert capsys.readouterr().out.splitlines() == [               # the identical "class kept" rows: silently
+        "scoreboard: 'variety ratio' from dagan/ms0 replaces dagan/ms0_e200"]
+
+
+def test_seeds_are_the_headlines_else_the_runs_config_else_the_status(tmp_path):
+    _status(tmp_path / "dagan", "dagan", "ok")                     # seed 0
+    _run(tmp_path / "dagan", "seeded", [{"metric": "a", "value": 1}, {"metric": "b", "value": 1, "seeds": "0,1,2"}],
+         written=2_000_000_000, config={"config": {"seed": 3}})
+    _run(tmp_path / "dagan", "unseeded", [{"metric": "c", "value": 1}], written=2_000_000_000, config={"config": {}})
+    sub = tmp_path / "dagan" / "seeded" / "infogan"                 # a sub-run: its parent's seed
+    sub.mkdir()
+    (sub / "headline.json").write_text(json.dumps([{"metric": "d", "value": 1}]))
+    board = summary.scoreboard_rows(summary.collect(tmp_path)).set_index("claim")["seeds"].astype(str)
+    assert board.to_dict() == {"a": "3", "b": "0,1,2", "c": "0", "d": "3"}

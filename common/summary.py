@@ -67,6 +67,14 @@ def _first(*values):
     return next((v for v in values if v is not None and v == v), None)
 
 
+def _seeds(value):
+    """Seeds as the scoreboard writes them: 0, not the 0.0 of a pandas column with gaps; None when unknown."""
+    value = _first(value)
+    if value is None:
+        return None
+    return str(int(value) if isinstance(value, float) and value.is_integer() else value)
+
+
 def _run_config(run_dir, key):
     """A setting the run was trained with, e.g. its profile or seed (its config.json, or its parent's
     for a sub-run)."""
@@ -105,7 +113,7 @@ def scoreboard_rows(table):
         "package": rows["package"], "claim": rows["metric"], "paper": rows["paper_value"],
         "ours": rows["value"], "target": rows["target"],
         "met": [met(o, t) for o, t in zip(rows["value"], rows["target"])], "profile": rows["profile"],
-        "seeds": [_first(s, seed) for s, seed in zip(rows["seeds"], rows["seed"])],
+        "seeds": [_seeds(_first(s, seed)) for s, seed in zip(rows["seeds"], rows["seed"])],
         "command": rows["command"]}, columns=SCOREBOARD)
     keys = pd.Series(list(map(tuple, board[KEY].astype(str).to_numpy())), index=board.index)
     newest = keys.duplicated(keep="last")
@@ -124,7 +132,7 @@ def update_scoreboard(path, table):
     path = Path(path)
     new = scoreboard_rows(table)
     if path.exists():
-        old = pd.read_csv(path)
+        old = pd.read_csv(path, dtype={"seeds": str})   # "0", "0,1,2": not read as numbers
         if list(old.columns) != SCOREBOARD:
             raise UserError(f"{path} is not a scoreboard (columns {', '.join(SCOREBOARD)})")
         fresh = set(map(tuple, new[KEY].astype(str).to_numpy()))

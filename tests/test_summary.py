@@ -133,5 +133,8 @@ def test_seeds_are_the_headlines_else_the_runs_config_else_the_status(tmp_path):
     sub = tmp_path / "dagan" / "seeded" / "infogan"                 # a sub-run: its parent's seed
     sub.mkdir()
     (sub / "headline.json").write_text(json.dumps([{"metric": "d", "value": 1}]))
-    board = summary.scoreboard_rows(summary.collect(tmp_path)).set_index("claim")["seeds"].astype(str)
+    board = summary.scoreboard_rows(summary.collect(tmp_path)).set_index("claim")["seeds"]
     assert board.to_dict() == {"a": "3", "b": "0,1,2", "c": "0", "d": "3"}
+    summary.update_scoreboard(tmp_path / "scoreboard.csv", summary.collect(tmp_path))
+    summary.update_scoreboard(tmp_path / "scoreboard.csv", summary.collect(tmp_path).iloc[:1])    # the others kept
+    assert (tmp_path / "scoreboard.csv").read_text().count(",3,") == 2                           # not 3.0

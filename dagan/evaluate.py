@@ -339,11 +339,11 @@ def _count(n, unit):
     return f"{n:,} {unit}{'s' * (n != 1)}"
 
 
-def claim_suffix(train_config, classifier_epochs=None):
+def claim_suffix(train_config, classifier_epochs=None, epochs=None):
     """What a claim adds to its measure so that runs of other budgets do not replace its row: the
-    generator's iterations (its config's epochs x steps per epoch; left out when the config lacks
-    them), the few-shot classifier's epochs, then the GAN's options (options_suffix)."""
-    epochs, steps = train_config.get("epochs"), train_config.get("steps_per_epoch")
+    generator's iterations (`epochs` trained, by default its config's, x steps per epoch; left out
+    when unknown), the few-shot classifier's epochs, then the GAN's options (options_suffix)."""
+    epochs, steps = epochs or train_config.get("epochs"), train_config.get("steps_per_epoch")
     budget = [_count(epochs * steps, "generator iteration")] if epochs and steps else []
     budget += [_count(classifier_epochs, "classifier epoch")] if classifier_epochs else []
     return "".join(f", {b}" for b in budget) + options_suffix(train_config)
@@ -482,7 +482,7 @@ def main(argv=None):
           f"chance {kept['chance']:.3f}", flush=True)
     if config["variety_only"]:
         cli.write_json_atomic(run_dir / "variety.json", {"generator_variety": spread, "class_kept": kept})
-        merge_headline(run_dir, variety_rows(spread, kept, claim_suffix(train_config)))
+        merge_headline(run_dir, variety_rows(spread, kept, claim_suffix(train_config, epochs=cli.epochs_done(run_dir))))
         return None
 
     if config["design"] == "paired":
@@ -536,7 +536,7 @@ def main(argv=None):
         "variety_ratio": spread["ratio"], "class_kept": kept, "results": {str(k): v for k, v in results.items()},
         "training_throughput": throughput.read(run_dir)})
     rows = []
-    suffix = claim_suffix(train_config, config["epochs"])
+    suffix = claim_suffix(train_config, config["epochs"], cli.epochs_done(run_dir))
     for k in shots:
         paper = published.get(k)
         gain = results[k]["with_mean"] - results[k]["without_mean"]
@@ -557,7 +557,7 @@ def main(argv=None):
                                   f"repeats; confidence augmentation is better (one-sided): "
                                   f"{results[k]['confidence']:.3f}; two-sided (dagan_torch): "
                                   f"{results[k]['confidence_two_sided']:.3f}"})
-    cli.write_headline(run_dir, rows + variety_rows(spread, kept, claim_suffix(train_config)))
+    cli.write_headline(run_dir, rows + variety_rows(spread, kept, claim_suffix(train_config, epochs=cli.epochs_done(run_dir))))
     return results
 
 

@@ -63,6 +63,7 @@ RESULTS="$ROOT/results"
 mkdir -p "$RESULTS"
 SEED=0
 failed=0
+started=$(date +%s)
 status() {  # package status wall_time
     printf '{"package": "%s", "status": "%s", "wall_time_s": %s, "profile": "%s", "seed": %s}\n' \
         "$1" "$2" "$3" "$PROFILE" "$SEED" > "$RESULTS/$1/status.json"
@@ -81,7 +82,9 @@ for pkg in "${SELECTED[@]}"; do
         ok=failed
     fi
     status "$pkg" "$ok" $(( $(date +%s) - start ))
-    [ "$ok" = ok ] || { failed=1; echo "== $pkg: FAILED"; }
+    echo "== $pkg: $ok in $(( ($(date +%s) - start) / 60 )) min $(( ($(date +%s) - start) % 60 )) s"
+    [ "$ok" = ok ] || failed=1
 done
 "$PY" -m common.summary "$RESULTS"
+echo "== all: $(( ($(date +%s) - started) / 60 )) min (profile $PROFILE)"
 exit $failed

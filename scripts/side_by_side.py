@@ -30,10 +30,12 @@ def peer_rates(paths):
     runs, meta = {}, {}
     for path in paths:
         data = json.loads(Path(path).read_text())
-        for name, result in data["results"].items():
+        # kalpak92's harness writes {"meta", "results": {model: {"runs"}}}; dagan_torch's one model flat
+        results = data["results"] if "results" in data else {data["model"].split()[0]: data}
+        for name, result in results.items():
             model = name.lower()
             runs.setdefault(model, []).extend(r["gen_steps_per_s"] for r in result["runs"])
-            meta[model] = data["meta"]
+            meta[model] = data.get("meta", data)
     return {m: (statistics.median(r), r, meta[m]) for m, r in runs.items()}
 
 

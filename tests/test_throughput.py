@@ -109,14 +109,21 @@ def test_side_by_side_rows_are_the_suites_median_over_the_originals(tmp_path):
                       {"package": "cgan", "profile": "paper=quick", "mode": "fit", "precision": "mixed_bfloat16",
                        "runs": [{"steps_per_s": 10.0}]}]}
     (tmp_path / "peer.json").write_text(json.dumps(peer))
+    # dagan_torch's harness writes its one model flat
+    (tmp_path / "peer_dagan.json").write_text(json.dumps({"model": "DAGAN (WGAN-GP)", "torch": "2.13.0+cpu",
+                                                          "runs": [{"gen_steps_per_s": 0.05}]}))
+    suite["rows"].append({"package": "dagan", "profile": "paper", "mode": "fit", "precision": "float32",
+                          "runs": [{"steps_per_s": 0.1}]})
     (tmp_path / "suite.json").write_text(json.dumps(suite))
     out = subprocess.run([sys.executable, "scripts/side_by_side.py", "--peer", str(tmp_path / "peer.json"),
+                          str(tmp_path / "peer_dagan.json"),
                           "--suite", str(tmp_path / "suite.json"), "--out", str(tmp_path / "results" / "throughput")],
                          cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     table = summary.collect(tmp_path / "results")
-    assert len(table) == 2
-    row = table[~table["metric"].str.contains("bfloat16")].iloc[0]
+    assert len(table) == 3
+    assert table[table["metric"].str.startswith("dagan")]["value"].tolist() == [2.0]
+    row = table[table["metric"].str.startswith("cgan") & ~table["metric"].str.contains("bfloat16")].iloc[0]
     assert row["value"] == 1.5 and row["target"] == ">= 1.5" and row["profile"] == "paper"   # 7.5 / 5.0; loop ignored
     assert summary.met(row["value"], row["target"]) is True and "side_by_side.sh" in row["command"]
     bf16 = table[table["metric"].str.contains("bfloat16")].iloc[0]   # its own row, named, never pooled with float32

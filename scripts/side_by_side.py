@@ -89,7 +89,9 @@ def main(argv=None):
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "headline.json").write_text(json.dumps(rows, indent=1) + "\n")
     # a run directory's two files for common.summary: the profile (the originals' widths) and command
-    (folder / "config.json").write_text(json.dumps({"config": {"profile": "paper"}, "command": COMMAND}) + "\n")
+    precisions = list(dict.fromkeys(prec for _, prec in both))
+    command = COMMAND if precisions == ["float32"] else f'PRECISIONS="{" ".join(precisions)}" {COMMAND}'
+    (folder / "config.json").write_text(json.dumps({"config": {"profile": "paper"}, "command": command}) + "\n")
     table = "\n".join(lines) + "\n"
     print(table, end="")
     if args.markdown:

@@ -258,7 +258,7 @@ def bench(package, profile, args):
             keras.mixed_precision.set_global_policy(previous)
         model.steps_per_execution = args.steps_per_execution      # before fit traces its train function
         with tempfile.TemporaryDirectory() as tmp:
-            def fit(n, callbacks=()):
+            def fit(n, callbacks=(), model=model):      # bound now: `del model` below
                 model.fit(data, steps_per_epoch=n, epochs=1, verbose=0, shuffle=False,
                           callbacks=list(callbacks) or None)
 

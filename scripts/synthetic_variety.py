@@ -2,8 +2,8 @@
 
 Features: the 128-unit hidden layer of the suite's reference MNIST classifier. Per digit, for n
 generated and n real training images: the spread ratio sqrt(trace cov_gen / trace cov_real) (1 =
-as varied as real digits, below 1 = less varied) and the class-conditional Frechet distance; also
-real vs real (two disjoint real samples) as the floor the Frechet distance would reach.
+as varied as real digits, below 1 = less varied), the class-conditional Frechet distance and the
+share of generated digits the classifier reads as their label; also real vs real (two disjoint real samples) as the floor the Frechet distance would reach.
 
     python scripts/synthetic_variety.py results/cgan_infogan_e70/mnist_quick --data-dir ../shared/data [--per-class 500]
 """
@@ -46,7 +46,8 @@ def main(argv=None):
     fake, fake_labels = synthetic.cgan_set(model, 10 * args.per_class)
     rng = np.random.default_rng(args.seed)
     print(f"CGAN epoch {epoch}, {args.per_class} images per class; features: the reference classifier's hidden layer")
-    print("digit  spread gen/real  FD gen-real  FD real-real")
+    predicted = classifier.predict_classes(reference, fake)
+    print("digit  spread gen/real  FD gen-real  FD real-real  label accuracy")
     rows = []
     for d in range(10):
         real_idx = rng.permutation(np.flatnonzero(train.labels == d))[:2 * args.per_class]
@@ -54,10 +55,11 @@ def main(argv=None):
         gen, real, other = (fid.statistics(f) for f in (embed(fake[fake_labels == d]), real_a, real_b))
         spread = np.sqrt(np.trace(gen[1]) / np.trace(real[1]))
         fd_gen, fd_real = fid.frechet_distance(*gen, *real), fid.frechet_distance(*other, *real)
-        rows.append((spread, fd_gen, fd_real))
-        print(f"{d:5d}  {spread:15.3f}  {fd_gen:11.2f}  {fd_real:12.2f}")
+        accuracy = np.mean(predicted[fake_labels == d] == d)     # the reference CNN agrees with the label
+        rows.append((spread, fd_gen, fd_real, accuracy))
+        print(f"{d:5d}  {spread:15.3f}  {fd_gen:11.2f}  {fd_real:12.2f}  {accuracy:14.3f}")
     mean = np.mean(rows, axis=0)
-    print(f" mean  {mean[0]:15.3f}  {mean[1]:11.2f}  {mean[2]:12.2f}")
+    print(f" mean  {mean[0]:15.3f}  {mean[1]:11.2f}  {mean[2]:12.2f}  {mean[3]:14.3f}")
 
 
 if __name__ == "__main__":

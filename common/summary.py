@@ -106,8 +106,10 @@ def met(ours, target):
 
 def scoreboard_rows(table):
     """The scoreboard's rows of `table`'s headline metrics: seeds the headline's, else the run's
-    config.json's, else status.json's; of rows with the same KEY the newest headline.json's, with a
-    line for each other one that measured something else (identical ones are dropped quietly)."""
+    config.json's, else status.json's. Of rows with the same KEY and seeds the newest headline.json's,
+    with a line for each other one that measured something else (identical ones are dropped quietly);
+    runs of one claim at single, different seeds become one row: their mean, the seeds listed, each
+    run's command."""
     rows = table[table["metric"].notna()].sort_values("written", kind="stable")
     board = pd.DataFrame({
         "package": rows["package"], "claim": rows["metric"], "paper": rows["paper_value"],
@@ -115,7 +117,26 @@ def scoreboard_rows(table):
         "met": [met(o, t) for o, t in zip(rows["value"], rows["target"])], "profile": rows["profile"],
         "seeds": [_seeds(_first(s, seed)) for s, seed in zip(rows["seeds"], rows["seed"])],
         "command": rows["command"]}, columns=SCOREBOARD)
-    keys = pd.Series(list(map(tuple, board[KEY].astype(str).to_numpy())), index=board.index)
+    board = _newest(board, rows, KEY + ["seeds"])
+    pooled = []
+    for _, group in board.groupby(KEY, sort=False, dropna=False):
+        seeds = group["seeds"].tolist()
+        if len(group) > 1 and all(isinstance(x, str) and x.isdigit() for x in seeds):
+            group = group.iloc[sorted(range(len(group)), key=lambda i: int(seeds[i]))]
+            row = group.iloc[-1].copy()
+            row["ours"] = pd.to_numeric(group["ours"], errors="coerce").mean()
+            row["met"], row["seeds"] = met(row["ours"], row["target"]), ",".join(group["seeds"])
+            row["command"] = " ; ".join(dict.fromkeys(c for c in group["command"] if isinstance(c, str)))
+            pooled.append(row.to_frame().T)
+        else:
+            pooled.append(group)
+    return _newest(pd.concat(pooled), rows, KEY)
+
+
+def _newest(board, rows, key):
+    """Of `board`'s rows with the same `key` the last (the newest), with a line for each dropped one
+    that measured something else; identical ones go quietly."""
+    keys = pd.Series(list(map(tuple, board[key].astype(str).to_numpy())), index=board.index)
     newest = keys.duplicated(keep="last")
     last = dict(zip(keys[~newest], board.index[~newest]))
     for old in board.index[newest]:

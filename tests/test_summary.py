@@ -138,3 +138,19 @@ def test_seeds_are_the_headlines_else_the_runs_config_else_the_status(tmp_path):
     summary.update_scoreboard(tmp_path / "scoreboard.csv", summary.collect(tmp_path))
     summary.update_scoreboard(tmp_path / "scoreboard.csv", summary.collect(tmp_path).iloc[:1])    # the others kept
     assert (tmp_path / "scoreboard.csv").read_text().count(",3,") == 2                           # not 3.0
+
+
+def test_runs_of_one_claim_at_other_seeds_pool_into_their_mean(tmp_path, capsys):
+    claim = {"paper": "BAGAN", "metric": "SSIM of generated pairs", "target": "<= 0.40"}
+    _run(tmp_path / "bagan", "seed_1", [dict(claim, value=0.50, command="train -s 1")], written=2_000_000_000,
+         config={"config": {"seed": 1}})
+    _run(tmp_path / "bagan", "seed_0", [dict(claim, value=0.20, command="train -s 0")], written=1_900_000_000,
+         config={"config": {"seed": 0}})
+    _run(tmp_path / "bagan", "seed_0_again", [dict(claim, value=0.30, command="train -s 0 again")],
+         written=1_950_000_000, config={"config": {"seed": 0}})              # a newer run of seed 0 replaces it
+    board = summary.scoreboard_rows(summary.collect(tmp_path))
+    assert len(board) == 1
+    row = board.iloc[0]
+    assert row["ours"] == pytest.approx(0.40) and row["seeds"] == "0,1" and row["met"] is True   # (0.30 + 0.50) / 2
+    assert row["command"] == "train -s 0 again ; train -s 1"
+    assert "seed_0_again replaces bagan/seed_0" in capsys.readouterr().out

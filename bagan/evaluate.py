@@ -265,10 +265,12 @@ def headline(config, metrics):
              "paper_value": paper.get("generated_accuracy"),
              "value": metrics["mean_generated_accuracy"], "notes": notes, "target": target_accuracy,
              "seeds": seeds}]
-    real_pairs = metrics["mean_ssim_real_pairs"]
-    rows.append({"paper": "BAGAN", "metric": f"SSIM of generated pairs (real pairs {real_pairs:.3f}), {ds}",
+    # the real pairs' value (it varies with the seed's subset) in the notes and a row of its own, not
+    # in the claim: runs at other seeds then share the claim and pool on the scoreboard
+    rows.append({"paper": "BAGAN", "metric": f"SSIM of generated pairs, {ds}",
                  "paper_value": paper.get("ssim_generated"), "value": metrics["mean_ssim_generated_pairs"],
-                 "notes": notes, "target": "<= 0.40" if mnist95 else None, "seeds": seeds})
+                 "notes": f"{notes}; real pairs {metrics['mean_ssim_real_pairs']:.3f}",
+                 "target": "<= 0.40" if mnist95 else None, "seeds": seeds})
     rows.append({"paper": "BAGAN", "metric": f"SSIM of real pairs, {ds}", "paper_value": paper.get("ssim_real"),
                  "value": metrics["mean_ssim_real_pairs"], "notes": notes, "seeds": seeds})
     for tag, clf in metrics["classifiers"].items():

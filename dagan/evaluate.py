@@ -331,7 +331,8 @@ def options_suffix(train_config):
     the originals' design's."""
     options = ([f"MSGAN lambda {train_config['ms_lambda']:g}, {train_config.get('ms_dropout')} dropout"]
                if train_config.get("ms_lambda") else []) + (
-        [f"matching-aware critic {train_config['mismatch']:g}"] if train_config.get("mismatch") else [])
+        [f"matching-aware critic {train_config['mismatch']:g}"] if train_config.get("mismatch") else []) + (
+        ["pairs rotated, as the TF original"] if train_config.get("rotate") else [])
     return f" ({'; '.join(options)})" if options else ""
 
 

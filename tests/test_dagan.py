@@ -86,6 +86,7 @@ def test_claims_name_the_generators_iterations_and_the_classifiers_epochs():
     assert claim_suffix({"ms_lambda": 0.0}) == ""            # a config without the budget: no guess
     # the epochs its checkpoint holds, not the config's, when a resume to more epochs was cut short
     assert claim_suffix(quick, epochs=30).startswith(", 1,500 generator iterations")
+    assert claim_suffix(dict(quick, rotate=True)).endswith("(matching-aware critic 0.5; pairs rotated, as the TF original)")
     spread, kept = {"sources": 100, "draws": 8, "ratio": 0.3, "within": 0.1, "between": 0.3}, \
         {"generated": 0.1, "real": 0.3, "chance": 0.01}
     rows = variety_rows(spread, kept, claim_suffix(quick))

@@ -38,6 +38,7 @@ from common import cli, datasets, throughput
 from common.cli import bounded, positive_int
 from common.errors import UserError
 from common.progress import Progress
+from dagan.profiles import PROFILES as TRAIN_PROFILES
 
 # dagan_torch README: accuracy without / with DAGAN and the confidence, for k = 1..5
 PUBLISHED = {"without": [16.4, 29.0, 46.5, 57.8, 67.1], "with": [19.2, 39.4, 52.0, 65.3, 69.5],
@@ -333,6 +334,12 @@ def options_suffix(train_config):
                if train_config.get("ms_lambda") else []) + (
         [f"matching-aware critic {train_config['mismatch']:g}"] if train_config.get("mismatch") else []) + (
         ["pairs rotated, as the TF original"] if train_config.get("rotate") else [])
+    # a critic other than the profile's (its capacity to judge pairs is a measured question, issue #21)
+    layers = train_config.get("critic_inner_layers")
+    if train_config.get("critic_widths") or layers != TRAIN_PROFILES.get(train_config.get("profile"), {}).get(
+            "critic_inner_layers", layers):
+        widths = ",".join(map(str, train_config.get("critic_widths") or train_config["widths"]))
+        options.append(f"critic widths {widths}, {_count(layers, 'inner layer')}")
     return f" ({'; '.join(options)})" if options else ""
 
 

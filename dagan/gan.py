@@ -245,7 +245,8 @@ def build(config, image_shape):
         generator = models.generator(image_shape, config["widths"], config["generator_inner_layers"],
                                      config["z_dim"], config["dropout"], config["batch_renorm"],
                                      paired_dropout=config["ms_lambda"] > 0 and ms_dropout == "shared")
-        critic = models.critic(image_shape, config["widths"], config["critic_inner_layers"],
+        critic = models.critic(image_shape, config.get("critic_widths") or config["widths"],
+                               config["critic_inner_layers"],
                                dropout=config["critic_dropout"], wide=config.get("wide_connections", False))
         model = DAGAN(generator, critic, config["z_dim"], config["critic_steps"], config["gp_weight"],
                       config["gp_axes"], ms_lambda=config["ms_lambda"], ms_dropout=ms_dropout,

@@ -39,6 +39,9 @@ def parser():
     g.add_argument("--num-val-classes", dest="val_classes", type=bounded(int, 0), default=None,
                    help="the next N classes are unseen sources for the sample grids (Omniglot 200; a folder 0)")
     g.add_argument("--widths", type=widths, default=None, help="level widths, e.g. 64,64,128,128 (profile)")
+    g.add_argument("--critic-widths", type=widths, default=None,
+                   help="the critic's level widths when they differ from --widths, e.g. the paper critic's "
+                        "64,64,128,128 behind a quick generator (default: --widths)")
     g.add_argument("--generator-inner-layers", type=bounded(int, 0), default=None, help="(profile; README 3)")
     g.add_argument("--critic-inner-layers", "--discriminator-inner-layers", dest="critic_inner_layers",
                    type=bounded(int, 0), default=None, help="(profile; README 5)")
@@ -111,6 +114,8 @@ def train(argv=None):
     args = cli.parse_args(parser(), argv, PROFILES)
     config = cli.resolve(args, PROFILES, exclude=NOT_CONFIG)
     config["widths"] = list(config["widths"])
+    if config.get("critic_widths"):
+        config["critic_widths"] = list(config["critic_widths"])
     data_dir = datasets.data_dir(args.data_dir)
     images, labels = load(config, data_dir)
     train, val, _ = split_classes(config, labels)

@@ -87,6 +87,11 @@ def test_claims_name_the_generators_iterations_and_the_classifiers_epochs():
     # the epochs its checkpoint holds, not the config's, when a resume to more epochs was cut short
     assert claim_suffix(quick, epochs=30).startswith(", 1,500 generator iterations")
     assert claim_suffix(dict(quick, rotate=True)).endswith("(matching-aware critic 0.5; pairs rotated, as the TF original)")
+    # a critic other than its profile's is named; the profile's own is not
+    paper_critic = dict(quick, profile="quick", widths=[16, 16, 32, 32], critic_widths=[64, 64, 128, 128],
+                        critic_inner_layers=5)
+    assert claim_suffix(paper_critic).endswith("; critic widths 64,64,128,128, 5 inner layers)")
+    assert "critic widths" not in claim_suffix(dict(quick, profile="quick", critic_inner_layers=1))
     spread, kept = {"sources": 100, "draws": 8, "ratio": 0.3, "within": 0.1, "between": 0.3}, \
         {"generated": 0.1, "real": 0.3, "chance": 0.01}
     rows = variety_rows(spread, kept, claim_suffix(quick))

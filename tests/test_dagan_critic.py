@@ -195,3 +195,13 @@ def test_bad_flag_values_exit_2(flag, value, capsys, tmp_path):
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and flag in err[0] and "Traceback" not in err[0]
+
+
+def test_the_critic_can_have_widths_of_its_own():
+    """--critic-widths: a wider critic behind the same generator; without it the critic takes --widths."""
+    def filters(net):
+        return max(layer.filters for layer in net.layers if isinstance(layer, keras.layers.Conv2D))
+    same = gan.build(config(), (8, 8, 1))()
+    wide = gan.build(config(critic_widths=[4, 4, 8, 8]), (8, 8, 1))()
+    assert filters(same.critic) == 2 and filters(wide.critic) == 8
+    assert filters(wide.generator) == filters(same.generator)

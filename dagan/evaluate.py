@@ -459,6 +459,7 @@ def eval_classes(config, train_config, labels):
 def main(argv=None):
     args = cli.parse_args(parser(), argv, PROFILES)
     run_dir, train_config = load_run(args.run_dir)
+    trained = cli.epochs_done(run_dir)      # the checkpoint's epochs: the budget the claims name
     config = dict(PROFILES[args.profile])
     config.update({k: v for k, v in vars(args).items() if v is not None and k != "run_dir"})
     from dagan.data import load
@@ -490,7 +491,7 @@ def main(argv=None):
           f"chance {kept['chance']:.3f}", flush=True)
     if config["variety_only"]:
         cli.write_json_atomic(run_dir / "variety.json", {"generator_variety": spread, "class_kept": kept})
-        merge_headline(run_dir, variety_rows(spread, kept, claim_suffix(train_config, epochs=cli.epochs_done(run_dir))))
+        merge_headline(run_dir, variety_rows(spread, kept, claim_suffix(train_config, epochs=trained)))
         return None
 
     if config["design"] == "paired":
@@ -544,7 +545,7 @@ def main(argv=None):
         "variety_ratio": spread["ratio"], "class_kept": kept, "results": {str(k): v for k, v in results.items()},
         "training_throughput": throughput.read(run_dir)})
     rows = []
-    suffix = claim_suffix(train_config, config["epochs"], cli.epochs_done(run_dir))
+    suffix = claim_suffix(train_config, config["epochs"], trained)
     for k in shots:
         paper = published.get(k)
         gain = results[k]["with_mean"] - results[k]["without_mean"]
@@ -565,7 +566,7 @@ def main(argv=None):
                                   f"repeats; confidence augmentation is better (one-sided): "
                                   f"{results[k]['confidence']:.3f}; two-sided (dagan_torch): "
                                   f"{results[k]['confidence_two_sided']:.3f}"})
-    cli.write_headline(run_dir, rows + variety_rows(spread, kept, claim_suffix(train_config, epochs=cli.epochs_done(run_dir))))
+    cli.write_headline(run_dir, rows + variety_rows(spread, kept, claim_suffix(train_config, epochs=trained)))
     return results
 
 

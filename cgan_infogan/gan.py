@@ -82,19 +82,24 @@ class InfoGAN(GAN):
     """cat_weight, cont_weight: weights of the categorical CE and the continuous NLL; info_in_d: the
     info term is also in D's loss, so it trains the shared trunk (official); q_with: which
     optimizer trains the Q head, "d" (official: built in D's scope) or "g" (kalpak92); fixed_std:
-    Q's continuous codes have std 1 (official)."""
+    Q's continuous codes have std 1 (official); z_prior: "normal" N(0, I) (kalpak92) or "uniform"
+    U(-1, 1) (official); leak: the LeakyReLU slope of D's trunk and Q head (0.1 kalpak92, 0.01 official)."""
     loss_names = ("d_loss", "g_loss", "info_cat", "info_cont")
 
     def __init__(self, seed=0, cat_weight=1.0, cont_weight=INFO_WEIGHT, info_in_d=False, q_with="g",
-                 fixed_std=False, num_categories=models.INFO_CAT, image_shape=models.IMAGE_SHAPE, **kwargs):
+                 fixed_std=False, z_prior="normal", leak=0.1, num_categories=models.INFO_CAT,
+                 image_shape=models.IMAGE_SHAPE, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.cat_weight, self.cont_weight = float(cat_weight), float(cont_weight)
         if q_with not in ("d", "g"):
             raise ValueError(f"q_with must be 'd' or 'g', not {q_with!r}")
+        if z_prior not in ("normal", "uniform"):
+            raise ValueError(f"z_prior must be 'normal' or 'uniform', not {z_prior!r}")
         self.info_in_d, self.q_with, self.fixed_std = bool(info_in_d), q_with, bool(fixed_std)
+        self.z_prior = z_prior
         self.num_categories, self.image_shape = int(num_categories), tuple(image_shape)
         self.generator = models.infogan_generator(self.num_categories, self.image_shape)
-        self.discriminator = models.infogan_discriminator(self.image_shape, self.num_categories)
+        self.discriminator = models.infogan_discriminator(self.image_shape, self.num_categories, leak=leak)
 
     @property
     def q_head(self):
@@ -134,8 +139,8 @@ class InfoGAN(GAN):
         return bce(d_fake, 1.0) + info, ce, nll
 
     def sample_codes(self, n):
-        """z ~ N(0, I), a uniform category index, continuous codes ~ U(-1, 1)."""
-        z = self.noise((n, models.INFO_Z))
+        """z ~ the prior, a uniform category index, continuous codes ~ U(-1, 1)."""
+        z = self.noise((n, models.INFO_Z), self.z_prior)
         index = keras.random.randint((n,), 0, self.num_categories, seed=self.seed_generator)
         cont = self.noise((n, models.INFO_CONT), "uniform")
         return z, tf.cast(index, tf.int32), cont
@@ -143,7 +148,7 @@ class InfoGAN(GAN):
     def generate(self, index, cont, training=False):
         """Images in [-1, 1] for category indices and continuous codes (fresh z)."""
         one_hot = tf.one_hot(index, self.num_categories)
-        z = self.noise((tf.shape(one_hot)[0], models.INFO_Z))
+        z = self.noise((tf.shape(one_hot)[0], models.INFO_Z), self.z_prior)
         return self.generator([z, one_hot, tf.cast(cont, tf.float32)], training=training)
 
     def losses_for(self, real, z, index, cont):
@@ -180,7 +185,7 @@ def build(model, seed=0, lr=2e-4, jit_compile=False, variant=None, num_classes=m
           image_shape=models.IMAGE_SHAPE):
     """A function that returns the compiled GAN `model` ("cgan" or "infogan") with the original's
     optimizers (for common.training.train). InfoGAN: `variant` is a row of variants.INFOGAN_VARIANTS
-    (d_lr, g_lr, cat_weight, cont_weight, info_in_d, q_with, fixed_std); None = kalpak92 with both rates `lr`.
+    (d_lr, g_lr, cat_weight, cont_weight, info_in_d, q_with, fixed_std, z_prior, leak); None = kalpak92 with both rates `lr`.
     num_classes, image_shape: MNIST's by default; a folder's (the InfoGAN gets one category per class)."""
     def make():
         if model == "cgan":
@@ -190,7 +195,8 @@ def build(model, seed=0, lr=2e-4, jit_compile=False, variant=None, num_classes=m
             v = variant or dict(d_lr=lr, g_lr=lr)
             gan = InfoGAN(seed=seed, cat_weight=v.get("cat_weight", 1.0), cont_weight=v.get("cont_weight", INFO_WEIGHT),
                           info_in_d=v.get("info_in_d", False), q_with=v.get("q_with", "g"),
-                          fixed_std=v.get("fixed_std", False), num_categories=num_classes, image_shape=image_shape)
+                          fixed_std=v.get("fixed_std", False), z_prior=v.get("z_prior", "normal"),
+                          leak=v.get("leak", 0.1), num_categories=num_classes, image_shape=image_shape)
             opts = dict(d_optimizer=keras.optimizers.Adam(v["d_lr"], beta_1=0.5),
                         g_optimizer=keras.optimizers.Adam(v["g_lr"], beta_1=0.5))
         gan.compile(**opts, jit_compile=jit_compile)

@@ -110,26 +110,27 @@ def infogan_generator(num_categories=INFO_CAT, image_shape=IMAGE_SHAPE, name="ge
     return keras.Model([z, code, cont], x, name=name)
 
 
-def infogan_discriminator(image_shape=IMAGE_SHAPE, num_categories=INFO_CAT, name="discriminator"):
+def infogan_discriminator(image_shape=IMAGE_SHAPE, num_categories=INFO_CAT, leak=0.1, name="discriminator"):
     """image -> (real/fake logit, category logits, means, log-variances), with nested models
-    `trunk`, `d_head` and `q_head` so the two optimizers can own their parts."""
+    `trunk`, `d_head` and `q_head` so the two optimizers can own their parts; leak: the LeakyReLU
+    slope (kalpak92 0.1, openai/InfoGAN 0.01)."""
     image = keras.Input(image_shape, name="image")
     # The original's first conv keeps PyTorch's default bias (REFERENCE 3b says bias-free; its code
     # does not): on the suite's [-1, 1] images it is what lets D cancel the -1 background.
     x = layers.Conv2D(64, 4, 2, padding="same", kernel_initializer=_conv_init, name="conv_1")(image)
-    x = layers.LeakyReLU(0.1, name="lrelu_1")(x)
+    x = layers.LeakyReLU(leak, name="lrelu_1")(x)
     x = layers.Conv2D(128, 4, 2, padding="same", use_bias=False, kernel_initializer=_conv_init, name="conv_2")(x)
-    x = layers.LeakyReLU(0.1, name="lrelu_2")(_bn("bn_2", 1.0)(x))
+    x = layers.LeakyReLU(leak, name="lrelu_2")(_bn("bn_2", 1.0)(x))
     x = layers.Flatten(name="flatten")(x)                      # the original's k7 conv 7 -> 1, as dense
     x = layers.Dense(1024, use_bias=False, kernel_initializer=_conv_init, name="conv_3")(x)
-    x = layers.LeakyReLU(0.1, name="features")(_bn("bn_3", 1.0)(x))
+    x = layers.LeakyReLU(leak, name="features")(_bn("bn_3", 1.0)(x))
     trunk = keras.Model(image, x, name="trunk")
 
     features = keras.Input((1024,), name="features")
     d_head = keras.Model(features, layers.Dense(1, kernel_initializer=_conv_init, name="real_fake")(features),
                          name="d_head")          # the original's k1 conv + sigmoid; the sigmoid is in the loss
     h = layers.Dense(128, use_bias=False, kernel_initializer=_conv_init, name="q_dense")(features)
-    h = layers.LeakyReLU(0.1, name="q_lrelu")(_bn("q_bn", 1.0)(h))
+    h = layers.LeakyReLU(leak, name="q_lrelu")(_bn("q_bn", 1.0)(h))
     q_head = keras.Model(features, [layers.Dense(num_categories, kernel_initializer=_conv_init, name="code_logits")(h),
                                     layers.Dense(INFO_CONT, kernel_initializer=_conv_init, name="mu")(h),
                                     layers.Dense(INFO_CONT, kernel_initializer=_conv_init, name="log_var")(h)],

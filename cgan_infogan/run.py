@@ -33,7 +33,8 @@ def parser():
                         "the variant's: kalpak92 2e-4, official D 2e-4 and G 1e-3)")
     p.add_argument("--variant", dest="infogan_variant", choices=tuple(INFOGAN_VARIANTS), default=None,
                    help="InfoGAN losses and rates: kalpak92 (the reproduced code; default) or official "
-                        "(openai/InfoGAN: MI term in D's loss too, weight 1 on both codes, G lr 1e-3)")
+                        "(openai/InfoGAN: MI term in D's loss too, weight 1 on both codes, G lr 1e-3, "
+                        "z ~ U(-1, 1), LeakyReLU 0.01)")
     p.add_argument("--mapping-every", type=cli.bounded(int, 0), default=None,
                    help="measure the InfoGAN's code->digit mapping accuracy every N epochs into "
                         "infogan/mapping.csv (0 = never; profile: quick 1, paper 5)")

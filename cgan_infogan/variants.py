@@ -7,12 +7,13 @@ Kept free of TensorFlow: train.py's argument parser lists them before anything h
 #   official: openai/InfoGAN (run_mnist_exp.py: generator_learning_rate 1e-3, discriminator 2e-4,
 #     info_reg_coeff 1.0; infogan_trainer.py subtracts the MI estimate from both losses; the Q head is
 #     built in the d_net scope, so D's optimizer (2e-4) trains it, not G's (1e-3): q_with "d";
-#     Uniform(1, fix_std=True) codes).
+#     Uniform(1, fix_std=True) codes; noise Uniform(62), i.e. z ~ U(-1, 1): z_prior; leaky_rectify's
+#     leak 0.01 in D and Q (custom_ops.py): leak).
 INFOGAN_VARIANTS = {
     "kalpak92": dict(d_lr=2e-4, g_lr=2e-4, cat_weight=1.0, cont_weight=0.1, info_in_d=False, q_with="g",
-                     fixed_std=False),
+                     fixed_std=False, z_prior="normal", leak=0.1),
     "official": dict(d_lr=2e-4, g_lr=1e-3, cat_weight=1.0, cont_weight=1.0, info_in_d=True, q_with="d",
-                     fixed_std=True),
+                     fixed_std=True, z_prior="uniform", leak=0.01),
 }
 
 
@@ -28,4 +29,5 @@ def variant_of(sub_config):
     """The variant row a trained InfoGAN run was built with (runs made before the variants are kalpak92)."""
     if "variant" not in sub_config:
         return dict(INFOGAN_VARIANTS["kalpak92"], d_lr=sub_config.get("lr", 2e-4), g_lr=sub_config.get("lr", 2e-4))
-    return {k: sub_config[k] for k in INFOGAN_VARIANTS["kalpak92"]}
+    # keys added later (z_prior, leak) take kalpak92's value, which every run made before them had
+    return {k: sub_config.get(k, v) for k, v in INFOGAN_VARIANTS["kalpak92"].items()}

@@ -171,12 +171,14 @@ class CGANGenerator(ConditionalGenerator):
 
 
 class InfoGANGenerator(ConditionalGenerator):
-    """labels are the categorical code; the two continuous codes are drawn ~ U(-1, 1) as in training."""
+    """labels are the categorical code; the two continuous codes are drawn ~ U(-1, 1) and the noise
+    from the run's prior (`prior`: "normal", kalpak92; "uniform" U(-1, 1), the official variant), as
+    in training."""
     package = "infogan"
 
-    def __init__(self, *args, code_to_digit=None, mapping_note="", **kwargs):
+    def __init__(self, *args, code_to_digit=None, mapping_note="", prior="normal", **kwargs):
         super().__init__(*args, **kwargs)
-        self.code_to_digit, self.mapping_note = code_to_digit, mapping_note
+        self.code_to_digit, self.mapping_note, self.prior = code_to_digit, mapping_note, prior
 
     def codes_for(self, digits):
         """The category codes that generate `digits`, by the run's measured map."""
@@ -187,6 +189,8 @@ class InfoGANGenerator(ConditionalGenerator):
 
     def _draw(self, rng, labels=None, n=None, sources=None):
         noise, codes = super()._draw(rng, labels, n, sources)
+        if self.prior == "uniform":
+            noise = rng.uniform(-1, 1, noise.shape).astype(np.float32)
         continuous = rng.uniform(-1, 1, (len(codes), self.network.inputs[2].shape[-1])).astype(np.float32)
         return [noise, codes, continuous]
 
@@ -346,7 +350,7 @@ def _cgan_infogan(run_dir, config, model):
                           name="infogan_generator")
     mapping, note = _measured_mapping(folder, epoch)
     return InfoGANGenerator(run_dir, network, folder, epoch=epoch, num_classes=gan.num_categories,
-                   code_to_digit=mapping, mapping_note=note)
+                   code_to_digit=mapping, mapping_note=note, prior=gan.z_prior)
 
 
 def _dagan(run_dir, config, model):

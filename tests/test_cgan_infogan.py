@@ -312,6 +312,22 @@ def test_official_variant_trains_trunk_and_q_with_d():
         gan.InfoGAN(q_with="both")
 
 
+def test_official_noise_prior_and_leak():
+    """official: z ~ U(-1, 1) (openai's Uniform(62)) and leak 0.01 in D and Q; kalpak92: N(0, I),
+    leak 0.1; a run made before these keys reloads as it was trained (kalpak92's values)."""
+    official = gan.build("infogan", variant=variants.INFOGAN_VARIANTS["official"])()
+    kalpak = gan.build("infogan", variant=variants.INFOGAN_VARIANTS["kalpak92"])()
+    z = official.sample_codes(4000)[0].numpy()
+    assert z.min() >= -1 and z.max() <= 1 and np.std(z) == pytest.approx(1 / np.sqrt(3), abs=0.01)
+    assert np.abs(kalpak.sample_codes(4000)[0].numpy()).max() > 2          # N(0, 1) leaves [-1, 1]
+    for model, leak in ((official, 0.01), (kalpak, 0.1)):
+        trunk, q = model.discriminator.get_layer("trunk"), model.q_head
+        layers = [trunk.get_layer(n) for n in ("lrelu_1", "lrelu_2", "features")] + [q.get_layer("q_lrelu")]
+        assert [float(layer.negative_slope) for layer in layers] == pytest.approx([leak] * 4)
+    before = {k: v for k, v in variants.INFOGAN_VARIANTS["official"].items() if k not in ("z_prior", "leak")}
+    assert variants.variant_of(dict(before, variant="official"))["z_prior"] == "normal"
+
+
 def test_code_range_sweeps():
     perm = np.arange(10)
     _, _, cont = synthetic.infogan_codes(200, "noise2", perm, code_range=1.0)
@@ -367,6 +383,7 @@ def test_smoke_official_variant_run(tmp_path, data_root, monkeypatch):
     assert (run / "infogan" / "mapping.csv").read_text().splitlines()[1].startswith("1,")
     model, epoch, _ = synthetic.load_gan(run, "infogan")
     assert epoch == 1 and model.info_in_d and float(model.g_optimizer.learning_rate) == pytest.approx(1e-3)
+    assert model.z_prior == "uniform" and config["leak"] == 0.01
     generate.main([str(run), "--model", "infogan", "--variant", "noise1", "--num", "20", "--code-range", "1",
                    "--output", str(tmp_path / "i.npz"), "--data-dir", str(data_root)])
     with np.load(tmp_path / "i.npz") as f:

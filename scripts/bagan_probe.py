@@ -13,7 +13,8 @@ BAGAN.train_step on the same data stream. Every `--every` steps, from step 0, it
   mean probability of the class, of "fake", and the fraction of generated images with p_c < 1e-7;
 - the gradient of G's loss w.r.t. each generated image: mean norm, and the mean pairwise cosine
   between images of the class (1 = every image pushed the same way);
-- the class make-up of the batches since the last record (real, D's fakes, G's batch).
+- the class make-up of the batches since the last record (real, D's fakes, G's batch);
+- the share of generated and real pixels within 0.05 of tanh's ends (-1, 1) (saturation).
 Flags below switch single factors of the step, to test a suspected cause one at a time.
 """
 import argparse
@@ -35,8 +36,9 @@ def parser():
     p.add_argument("--n", type=int, default=200, help="generated images per measured class")
     p.add_argument("--g-lr-scale", type=float, default=1.0, help="G's learning rate x this")
     p.add_argument("--d-lr-scale", type=float, default=1.0, help="D's learning rate x this")
-    p.add_argument("--real-class-mode", choices=("natural", "uniform"), default="natural",
-                   help="uniform = D's real batches drawn class-balanced (oversampled minority)")
+    p.add_argument("--real-class-mode", choices=("natural", "uniform"), default=None,
+                   help="uniform = D's real batches drawn class-balanced (oversampled minority); "
+                        "default: the run's --real-sampling")
     p.add_argument("--dmode", choices=("run", "natural"), default="run",
                    help="natural = D's fakes take the real classes' frequencies (default: the run's -d)")
     p.add_argument("--ms-lambda", type=float, default=None, help="mode-seeking weight (default: the run's)")
@@ -60,7 +62,7 @@ def main(argv=None):
     run = Path(args.run_dir)
     config = cli.read_config(run)         # in current names (common.cli.RENAMED)
     seed = config["seed"] if args.seed is None else args.seed
-    tag = str(config["target_class"])
+    tag = "all" if config.get("keep_imbalance") else str(config["target_class"])   # -D GTSRB --keep-imbalance: one BAGAN
     target, control = int(config["target_class"]), args.control_class
     k, shape = config["num_classes"], tuple(config["image_shape"])
     data_dir = datasets.data_dir(args.data_dir or config.get("data_dir"))
@@ -99,8 +101,9 @@ def main(argv=None):
     model.compile(d_optimizer=keras.optimizers.Adam(lr * args.d_lr_scale, beta_1=0.5),
                   g_optimizer=keras.optimizers.Adam(lr * args.g_lr_scale, beta_1=0.5))
     step = tf.function(model.train_step)
+    mode = args.real_class_mode or ("uniform" if config.get("real_sampling") == "balanced" else "natural")
     ds, _ = pipeline.make_dataset(x, y, config["batch_size"], seed,
-                                  class_mode=None if args.real_class_mode == "natural" else "uniform")
+                                  class_mode=None if mode == "natural" else "uniform")
     stream = iter(ds)
 
     rng = np.random.default_rng(1234)
@@ -136,6 +139,8 @@ def main(argv=None):
             row[f"{name}_grad_norm"] = float(norms.mean())
             row[f"{name}_grad_cos"] = float((np.sum(u.sum(0) ** 2) - np.sum(u * u)) / (n * (n - 1)))
             row[f"{name}_pixel_std"] = float(fake.std(0).mean())   # spread over z, per pixel
+            row[f"{name}_saturated"] = float(np.mean(np.abs(fake) > 0.95))      # pixels at tanh's ends
+            row[f"{name}_saturated_real"] = float(np.mean(np.abs(real[c]) > 0.95))
         made = counts.numpy()
         row["real_target_per_batch"] = real_counts[0] / max(real_counts[1], 1)
         row["dfake_target_frac"] = float(made[0, target] / max(made[0].sum(), 1))

@@ -252,6 +252,25 @@ def main(argv=None):
     return metrics
 
 
+# The adversarial options a claim names when a run's value differs from its profile's (key: how to say it)
+OPTION_NAMES = {"d_warmup": lambda v: f"D warm-up {v:,} steps", "ms_lambda": lambda v: f"mode-seeking lambda {v:g}",
+                "real_sampling": lambda v: f"{v} real batches", "loss": lambda v: f"{v} cross-entropy"}
+
+
+def options_suffix(config):
+    """The options of a run that differ from its profile's, named in its claims so that its rows
+    stand beside the profile's on the scoreboard instead of replacing them."""
+    from bagan.profiles import DATASET_PROFILES as TRAIN_BY_DATASET
+    from bagan.profiles import PROFILES as TRAIN_PROFILES
+    profile = config.get("profile")
+    if profile not in TRAIN_PROFILES:
+        return ""
+    default = cli.profile_values(TRAIN_PROFILES, profile, config["dataset"], TRAIN_BY_DATASET)
+    named = [say(config[k]) for k, say in OPTION_NAMES.items()
+             if k in config and config[k] != default.get(k, cli.ADDED_KEYS.get(k))]
+    return f" ({'; '.join(named)})" if named else ""
+
+
 def headline(config, metrics):
     ds = str(config["dataset"]).lower()
     mnist95 = ds == "mnist" and abs(config["unbalance"] - 0.05) < 1e-9 and not config["keep_imbalance"]
@@ -293,6 +312,9 @@ def headline(config, metrics):
                      if mnist95 else None,
                      "value": clf["bagan"]["minority_accuracy"] - clf["plain"]["minority_accuracy"],
                      "notes": notes + ", small CNN", "target": ">= 0", "seeds": seeds})
+    suffix = options_suffix(config)
+    for row in rows:
+        row["metric"] += suffix
     return rows
 
 

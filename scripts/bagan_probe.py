@@ -42,6 +42,8 @@ def parser():
     p.add_argument("--dmode", choices=("run", "natural"), default="run",
                    help="natural = D's fakes take the real classes' frequencies (default: the run's -d)")
     p.add_argument("--ms-lambda", type=float, default=None, help="mode-seeking weight (default: the run's)")
+    p.add_argument("--d-warmup", type=int, default=0,
+                   help="steps at the start in which only D learns (G's learning rate 0)")
     p.add_argument("--seed", type=int, default=None, help="default: the run's")
     p.add_argument("--data-dir", default=None)
     return p
@@ -153,7 +155,10 @@ def main(argv=None):
     rows, real_counts, t0 = [], [0, 0], time.time()
     rows.append(record(0, real_counts))
     print(json.dumps(rows[-1]), flush=True)
+    g_lr = float(model.g_optimizer.learning_rate)
     for s in range(1, args.steps + 1):
+        if args.d_warmup and s in (1, args.d_warmup + 1):
+            model.g_optimizer.learning_rate.assign(0.0 if s == 1 else g_lr)
         images, labels = next(stream)
         real_counts[0] += int(np.sum(labels.numpy() == target))
         real_counts[1] += 1

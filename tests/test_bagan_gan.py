@@ -209,6 +209,27 @@ def test_build_starts_bagan_from_its_autoencoder_and_class_gaussians():
     assert z.shape == (2, 100) and gan.BAGAN.generator_inputs(z, [0, 2]) is z
 
 
+def test_d_warmup_holds_g_still_for_its_steps_then_trains_it():
+    """--d-warmup 2: D learns in steps 1-2 while G's weights stay as they were; step 3 moves G by
+    an ordinary Adam step (a few lr at most per weight)."""
+    config = _config("bagan", d_warmup=2)
+    ae = gan.BAGAN.build_autoencoder(config)
+    sampler = gan.LatentSampler.fit(np.random.default_rng(0).normal(size=(30, 100)), np.arange(30) % 3, 3)
+    model = gan.build(config, autoencoder=ae, sampler=sampler)()
+    real = tf.random.uniform((8, *SHAPE), -1, 1, seed=0)
+    labels = tf.constant([0, 1, 2, 0, 1, 2, 0, 1])
+    g0, d0 = ([np.array(w) for w in net.weights] for net in (model.generator, model.discriminator))
+    for _ in range(2):
+        model.train_step((real, labels))
+    assert all(np.array_equal(a, np.array(b)) for a, b in zip(g0, model.generator.weights))
+    assert any(not np.allclose(a, np.array(b)) for a, b in zip(d0, model.discriminator.weights))
+    g2 = [np.array(w) for w in model.generator.trainable_weights]
+    model.train_step((real, labels))
+    moved = max(float(np.abs(a - np.array(b)).max()) for a, b in zip(g2, model.generator.trainable_weights))
+    assert 0 < moved < 3e-3
+    assert float(gan.g_rate(_config("bagan"))) == 1e-3 and gan.g_rate(_config("bagan", d_warmup=0)) == 1e-3
+
+
 def test_build_starts_bagan_gp_from_its_embedding_and_decoder():
     config = _config("gp")
     ae = gan.BAGANGP.build_autoencoder(config)

@@ -60,6 +60,18 @@ def test_gtsrb_changes_the_quick_profile_and_flags_still_win():
     assert _config(["-D", "GTSRB", "--profile", "smoke"])["epochs"] == PROFILES["smoke"]["epochs"]
 
 
+def test_claims_name_the_options_that_differ_from_the_profile():
+    """A run with options other than its profile's names them in every claim (so its scoreboard rows
+    stand beside the profile's); the profile's own run names none; a run made before d_warmup existed
+    counts as d_warmup 0."""
+    base = ["-D", "GTSRB", "--keep-imbalance", "--profile", "quick"]
+    assert evaluate.options_suffix(_config(base)) == ""
+    config = _config([*base, "--d-warmup", "600", "--ms-lambda", "0"])
+    assert evaluate.options_suffix(config) == " (D warm-up 600 steps; mode-seeking lambda 0)"
+    old = {k: v for k, v in _config(["--profile", "quick"]).items() if k != "d_warmup"}
+    assert evaluate.options_suffix(old) == ""
+
+
 def test_help_shows_the_gtsrb_values(capsys):
     with pytest.raises(SystemExit):
         bagan_train.main(["--profile", "quick", "--help"])

@@ -42,6 +42,8 @@ def parser():
     p.add_argument("--dmode", choices=("run", "natural"), default="run",
                    help="natural = D's fakes take the real classes' frequencies (default: the run's -d)")
     p.add_argument("--ms-lambda", type=float, default=None, help="mode-seeking weight (default: the run's)")
+    p.add_argument("--fakes", type=int, default=None,
+                   help="generated images per D batch (default: the original's ceil(B/K))")
     p.add_argument("--d-warmup", type=int, default=0,
                    help="steps at the start in which only D learns (G's learning rate 0)")
     p.add_argument("--seed", type=int, default=None, help="default: the run's")
@@ -81,6 +83,10 @@ def main(argv=None):
     counts = tf.Variable(tf.zeros((2, k), tf.int64), trainable=False)
 
     class Probe(gan.BAGAN):
+        def _fake_count(self, real):
+            m, b = super()._fake_count(real)
+            return (m if args.fakes is None else args.fakes), b
+
         def sample_labels(self, n, logits):
             labels = super().sample_labels(n, logits)
             row = 0 if logits is self.d_logits else 1

@@ -24,7 +24,8 @@ def image_grid(images, path, row_labels=None, col_labels=None, title=None):
     rows, cols = images.shape[:2]
     h, w = images.shape[2:4]
     scale = max(0.6, 48 / max(h, w))
-    fig = Figure(figsize=(cols * w * scale / 40 + 1, rows * h * scale / 40 + 0.5))
+    height = rows * h * scale / 40 + 0.5
+    fig = Figure(figsize=(cols * w * scale / 40 + 1, height))
     axes = fig.subplots(rows, cols, squeeze=False)
     for r in range(rows):
         for c in range(cols):
@@ -38,8 +39,11 @@ def image_grid(images, path, row_labels=None, col_labels=None, title=None):
             if r == 0 and col_labels is not None:
                 ax.set_title(str(col_labels[c]), fontsize=8)
     if title:
-        fig.suptitle(title)
-    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+        fig.suptitle(title, y=1 - 0.08 / height, va="top")
+    # the grid starts just below the title and column labels (matplotlib's default top, 0.88, left
+    # a blank band of 12 % of a tall grid's height under the title)
+    top_inches = 0.1 + 0.4 * bool(title) + 0.3 * (col_labels is not None)
+    fig.subplots_adjust(wspace=0.05, hspace=0.05, top=1 - top_inches / height)
     return _save(fig, path)
 
 

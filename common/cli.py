@@ -257,6 +257,12 @@ def _alive(pid):
     return True
 
 
+def run_in_progress(run_dir):
+    """Whether a live process holds `run_dir`'s lock (a lock taken on another host counts as live)."""
+    pid, host = _lock_owner(Path(run_dir) / LOCK_FILE)
+    return pid is not None and (host != socket.gethostname() or _alive(pid))
+
+
 def lock_run_dir(run_dir):
     """Hold `run_dir/run.lock` for this process: a second run into the same directory is refused in
     one line; a lock left by a process that no longer runs (kill -9) is taken over, and said so."""

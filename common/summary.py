@@ -12,12 +12,14 @@ package, claim and profile (other rows stay: the scoreboard keeps what earlier r
 one row per package, claim and profile: of runs that measured the same one, the newest headline.json's.
 """
 import math
+import re
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
 
-from common.cli import ArgumentParser, main, read_json
+from common.cli import ArgumentParser, main, read_json, run_in_progress
 from common.errors import UserError
 
 COLUMNS = ["package", "paper", "metric", "paper_value", "value", "profile", "seed", "wall_time_s",
@@ -27,6 +29,7 @@ KEY = ["package", "claim", "profile"]     # a scoreboard row's identity
 MARKERS = ("<!-- scoreboard: written by python -m common.summary; do not edit by hand -->",
            "<!-- end of scoreboard -->")
 HEADLINE = "headline.json"
+PACKAGES = ("bagan", "dagan", "cgan_infogan", "began", "debias")
 STATUS = "status.json"
 
 
@@ -45,6 +48,9 @@ def collect(results_dir):
         # a run's, or a sub-run's (e.g. cgan_infogan's infogan/ with its mapping accuracy)
         headlines = sorted([*pkg_dir.glob(f"*/{HEADLINE}"), *pkg_dir.glob(f"*/*/{HEADLINE}")])
         for path in headlines:
+            if any(run_in_progress(d) for d in (path.parent, path.parent.parent)):
+                print(f"{path.parent}: skipped, a run is still training in it", file=sys.stderr)
+                continue
             entries = read_json(path, "headline file")
             if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
                 raise UserError(f"{path} must hold a JSON list of {{paper, metric, paper_value, value, notes}}")
@@ -52,8 +58,9 @@ def collect(results_dir):
                    "profile": _run_config(path.parent, "profile") or base["profile"],
                    "written": datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat(timespec="seconds")}
             seed = _run_config(path.parent, "seed")
+            package = status.get("package") or _package(path.parent, pkg_dir.name)
             for entry in entries:
-                rows.append({**base, **{k: entry.get(k) for k in ("paper", "metric", "paper_value", "value",
+                rows.append({**base, "package": package, **{k: entry.get(k) for k in ("paper", "metric", "paper_value", "value",
                                                                    "notes", "target", "seeds", "command")}, **run,
                              "seeds": _first(entry.get("seeds"), seed),
                              "command": _commands(path.parent, entry.get("command"))})
@@ -73,6 +80,17 @@ def _seeds(value):
     if value is None:
         return None
     return str(int(value) if isinstance(value, float) and value.is_integer() else value)
+
+
+def _package(run_dir, default):
+    """The package whose command made a run (its config.json, or its parent's for a sub-run), so that
+    a run trained into any --out folder is scored under its package; else the results folder's name."""
+    for config in (run_dir / "config.json", run_dir.parent / "config.json"):
+        if config.exists():
+            found = re.match(r"python3?\s+(?:-m\s+)?(\w+)[./]", read_json(config, "run configuration").get("command") or "")
+            if found and found.group(1) in PACKAGES:
+                return found.group(1)
+    return default
 
 
 def _run_config(run_dir, key):

@@ -154,3 +154,21 @@ def test_runs_of_one_claim_at_other_seeds_pool_into_their_mean(tmp_path, capsys)
     assert row["ours"] == pytest.approx(0.40) and row["seeds"] == "0,1" and row["met"] is True   # (0.30 + 0.50) / 2
     assert row["command"] == "train -s 0 again ; train -s 1"
     assert "seed_0_again replaces bagan/seed_0" in capsys.readouterr().out
+
+
+def test_a_run_is_scored_under_the_package_of_its_command_and_not_while_it_trains(tmp_path, capsys):
+    """A run trained into any --out folder (e.g. results/bagan_gtsrb/) is scored under the package its
+    command names; a run whose lock a live process holds is skipped, with one line."""
+    import socket
+    row = {"paper": "BAGAN", "metric": "accuracy, gtsrb", "value": 0.5}
+    _run(tmp_path / "bagan_gtsrb", "res_GTSRB", [row], written=2_000_000_000,
+         config={"config": {"profile": "quick", "seed": 0}, "command": "python bagan/train.py -D GTSRB"})
+    _run(tmp_path / "probe", "x", [dict(row, metric="other")], written=2_000_000_000,
+         config={"config": {}, "command": "python scripts/bagan_probe.py"})
+    busy = tmp_path / "cgan_x"
+    _run(busy, "mnist_quick", [dict(row, metric="mapping")], written=2_000_000_000)
+    (busy / "mnist_quick" / "run.lock").write_text(f"{os.getpid()} {socket.gethostname()}\n")
+    table = summary.collect(tmp_path).set_index("metric")
+    assert table.loc["accuracy, gtsrb", "package"] == "bagan" and table.loc["other", "package"] == "probe"
+    assert "mapping" not in table.index
+    assert "skipped, a run is still training in it" in capsys.readouterr().err

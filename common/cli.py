@@ -275,7 +275,7 @@ def lock_run_dir(run_dir):
             pid, host = _lock_owner(path)
             if (pid, host) == me:
                 return path
-            if pid is not None and (host != me[1] or _alive(pid)):
+            if run_in_progress(run_dir):
                 raise UserError(f"{run_dir} is in use by another run (PID {pid} on {host}); wait for it "
                                 f"to finish, or remove {path} if that run is gone") from None
             print(f"{run_dir}: taking over a stale lock (PID {pid} is not running)", file=sys.stderr)

@@ -47,7 +47,8 @@ def bounded(kind, low=None, high=None, low_open=False, high_open=False):
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}")
+            noun = {"int": "an integer", "float": "a number"}.get(kind.__name__, f"a {kind.__name__}")
+            raise argparse.ArgumentTypeError(f"expected {noun}, got {text!r}")
         if isinstance(value, float) and not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
         too_low = low is not None and (value <= low if low_open else value < low)

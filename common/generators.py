@@ -58,6 +58,13 @@ BATCH = 256
 DTYPES = ("uint8", "float32")
 
 
+def latent(rng, shape, prior="normal"):
+    """Latent noise as the runs draw it: "normal" N(0, I) or "uniform" U(-1, 1), float32."""
+    if prior == "uniform":
+        return rng.uniform(-1, 1, shape).astype(np.float32)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
 class Generator:
     """A trained generator: `network` (a keras.Model) and how to draw its inputs.
 
@@ -137,8 +144,9 @@ def _count(n, what):
 
 
 class ConditionalGenerator(Generator):
-    """Class-conditional (BAGAN, CGAN, InfoGAN): labels in 0..num_classes-1."""
+    """Class-conditional (BAGAN, CGAN, InfoGAN): labels in 0..num_classes-1; noise ~ `prior`."""
     conditioning = "labels"
+    prior = "normal"
 
     def labels(self, labels, n):
         if labels is None:
@@ -158,8 +166,7 @@ class ConditionalGenerator(Generator):
         if sources is not None:
             raise UserError(f"{self.package} is conditioned on labels, not source images")
         y = self.labels(labels, n)
-        noise = rng.standard_normal((len(y), self.network.inputs[0].shape[-1])).astype(np.float32)
-        return [noise, y]
+        return [latent(rng, (len(y), self.network.inputs[0].shape[-1]), self.prior), y]
 
 
 class BAGANGenerator(ConditionalGenerator):
@@ -189,8 +196,6 @@ class InfoGANGenerator(ConditionalGenerator):
 
     def _draw(self, rng, labels=None, n=None, sources=None):
         noise, codes = super()._draw(rng, labels, n, sources)
-        if self.prior == "uniform":
-            noise = rng.uniform(-1, 1, noise.shape).astype(np.float32)
         continuous = rng.uniform(-1, 1, (len(codes), self.network.inputs[2].shape[-1])).astype(np.float32)
         return [noise, codes, continuous]
 
@@ -218,8 +223,7 @@ class DAGANGenerator(Generator):
             raise UserError("dagan: sources must be uint8, or floats in [-1, 1]")
         if n is not None and n != len(x):
             raise UserError(f"dagan: n={n} but {len(x)} sources; repeat a source to get several generations")
-        z = rng.standard_normal((len(x), self.network.inputs[1].shape[-1])).astype(np.float32)
-        return [x.astype(np.float32), z]
+        return [x.astype(np.float32), latent(rng, (len(x), self.network.inputs[1].shape[-1]))]
 
 
 class LatentGenerator(Generator):
@@ -235,10 +239,7 @@ class LatentGenerator(Generator):
     def _draw(self, rng, labels=None, n=None, sources=None):
         if labels is not None or sources is not None:
             raise UserError(f"{self.package} is unconditional: give n, not labels or sources")
-        shape = (_count(n, self.package), self.network.inputs[0].shape[-1])
-        if self.prior == "uniform":
-            return [rng.uniform(-1, 1, shape).astype(np.float32)]
-        return [rng.standard_normal(shape).astype(np.float32)]
+        return [latent(rng, (_count(n, self.package), self.network.inputs[0].shape[-1]), self.prior)]
 
 
 # ---------------------------------------------------------------------------------------------------

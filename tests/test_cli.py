@@ -13,6 +13,8 @@ def test_bounded_types():
     for bad in ("0", "1.5", "x"):
         with pytest.raises(argparse.ArgumentTypeError):
             unit(bad)
+    with pytest.raises(argparse.ArgumentTypeError, match="expected an integer, got 'x'"):
+        cli.positive_int("x")
 
 
 def test_profile_values_are_overridden_by_flags():

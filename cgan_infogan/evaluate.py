@@ -22,7 +22,9 @@ The original ran one seed (REFERENCE 3g.9). `--seed 0,1,2` runs every seed (each
 subsets, synthetic set and classifiers); seed 0 writes the files above, seed s the same files under
 RUN_DIR/seed_<s>/, so no seed overwrites another; seeds.md and seeds.json in RUN_DIR give each
 experiment's accuracy and its gain over real only (augmented minus the real-only run of the same
-real count; in the grid, minus the grid's real-only run) as mean +- std over the seeds.
+real count; in the grid, minus the grid's real-only run) as mean +- std over the seeds. Each
+headline row names its seed (and the gain rows their real-only run), so that `common.summary` puts
+the seeds' mean of each claim on the scoreboard.
 """
 import argparse
 import json
@@ -69,6 +71,9 @@ PAPER = {("real", 0.0): 0.9887,
          ("infogan_noise2", 0.5): 0.98555, ("infogan_noise2", 0.8): 0.9775689655172414,
          ("infogan_noise2", 0.9): 0.9689375}
 TAGS = {"cgan": "cGan", "infogan_noise1": "infoGan", "infogan_noise2": "infoGan"}
+# Targets of a gain over real only, in accuracy points, by (real, synthetic): the 1 %-data
+# experiment (600 real MNIST images, 5,400 synthetic) is where augmentation should pay.
+GAIN_TARGETS = {(600, 5400): ">= 2"}
 
 
 def parse_mixes(text, n_real, flag):
@@ -410,7 +415,7 @@ def evaluate_seed(run_dir, config, leaky, train, test, mixes, low, sources, need
                         **metrics})
         progress.step(f"{name}: test accuracy {metrics['accuracy']:.4f}" + (" (stored)" if stored else ""),
                       skipped=stored)
-    write_summary(out, config, results, gen_info, speed)
+    write_summary(out, config, results, gen_info, speed, {m: loaded[m][1] for m in loaded})
     return results
 
 
@@ -425,7 +430,15 @@ def throughput(run_dir):
     return {m: t for m, t in records.read(run_dir).items() if m in ("cgan", "infogan")}
 
 
-def write_summary(run_dir, config, results, gen_info, speed):
+def baseline_of(r, results):
+    """The real-only experiment that `r` is compared with: the one of the same real count in the
+    low-data runs, the grid's own in the grid."""
+    for b in results:
+        if b["synthetic"] == 0 and b["group"] == r["group"] and (r["group"] == "grid" or b["real"] == r["real"]):
+            return b
+
+
+def write_summary(run_dir, config, results, gen_info, speed, gan_epochs):
     cli.write_json_atomic(run_dir / "metrics.json", {
         "profile": config["profile"], "seed": config["seed"], "code_range": config.get("code_range"),
         "experiments": results, "synthetic": gen_info,
@@ -452,9 +465,13 @@ def write_summary(run_dir, config, results, gen_info, speed):
     (run_dir / "results.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
+    # Each seed's rows carry that seed, so that common.summary pools a --seed 0,1,2 evaluation into
+    # one scoreboard row (the mean) per claim; a claim names its GAN's epochs, so that runs of one
+    # model trained for different budgets sit side by side.
     rows = []
     for r in results:
-        what = ("real only" if not r["synthetic"] else f"{r['source']}") + f", {r['real']} real + {r['synthetic']} synthetic"
+        what = ("real only" if not r["synthetic"] else
+                f"{r['source']} after {gan_epochs[r['source'].split('_')[0]]} GAN epochs") + f", {r['real']} real + {r['synthetic']} synthetic"
         if r.get("mixing", "concat") != "concat":      # the original's concatenation keeps its claim text
             what += ", " + ("synthetic then real fine-tuning" if r["mixing"] == "finetune"
                             else f"{round(100 * config['real_share'])} % real per batch")
@@ -462,18 +479,24 @@ def write_summary(run_dir, config, results, gen_info, speed):
                      "paper_value": r["paper_accuracy"], "value": r["accuracy"],
                      "notes": f"{config['profile']} profile, {config['clf_epochs']}x{config['clf_steps_per_epoch']} classifier steps; "
                               "paper value is on its leaky test split"})
+        base = baseline_of(r, results) if r["synthetic"] else None
+        if base:
+            rows.append({"paper": "CGAN/InfoGAN", "metric": f"test-accuracy gain over real only (points), {what}",
+                         "paper_value": None, "value": round(100 * (r["accuracy"] - base["accuracy"]), 4),
+                         "target": GAIN_TARGETS.get((r["real"], r["synthetic"])),
+                         "notes": f"minus {base['experiment']} of the same seed"})
     for s, info in gen_info.items():
         if "mapping_accuracy" in info:
-            rows.append({"paper": "CGAN/InfoGAN", "metric": "InfoGAN code->digit mapping accuracy (reference classifier)",
+            rows.append({"paper": "CGAN/InfoGAN", "metric": f"InfoGAN code->digit mapping accuracy after {gan_epochs['infogan']} epochs (reference classifier)",
                          "paper_value": None, "value": info["mapping_accuracy"], "notes": f"codes->digits {info['code_to_digit']}"})
             break
     if "cgan" in gen_info:
-        rows.append({"paper": "CGAN/InfoGAN", "metric": "CGAN label accuracy of generated digits (reference classifier)",
+        rows.append({"paper": "CGAN/InfoGAN", "metric": f"CGAN label accuracy of generated digits after {gan_epochs['cgan']} epochs (reference classifier)",
                      "paper_value": None, "value": gen_info["cgan"]["reference_classifier_label_accuracy"], "notes": ""})
     for m, t in speed.items():
         rows.append({"paper": "CGAN/InfoGAN", "metric": f"{m} training throughput (images/s)", "paper_value": None,
                      "value": t["images_per_s"], "notes": "wall clock of fit incl. tracing and checkpoints"})
-    cli.write_headline(run_dir, rows)
+    cli.write_headline(run_dir, [dict(row, seeds=str(config["seed"])) for row in rows])
 
 
 def write_seed_summary(run_dir, config, by_seed):
@@ -490,17 +513,13 @@ def write_seed_summary(run_dir, config, by_seed):
     def acc(r, key):
         return r["accuracy"] if key == "test" else r.get(key, {}).get("accuracy")
 
-    def baseline(r, results):
-        for b in results:
-            if b["synthetic"] == 0 and b["group"] == r["group"] and (r["group"] == "grid" or b["real"] == r["real"]):
-                return b
     rows = []
     for i, first in enumerate(by_seed[seeds[0]]):
         runs = [by_seed[s][i] for s in seeds]
         row = {k: first[k] for k in ("experiment", "group", "source", "real", "synthetic")}
         row["test_accuracy"] = stats([acc(r, "test") for r in runs])
         row["heldout_accuracy"] = stats([acc(r, "heldout_real_train") for r in runs])
-        bases = [baseline(r, by_seed[s]) for r, s in zip(runs, seeds)]
+        bases = [baseline_of(r, by_seed[s]) for r, s in zip(runs, seeds)]
         if first["synthetic"] and all(bases):
             row["baseline"] = bases[0]["experiment"]
             for name, key in (("gain_points", "test"), ("heldout_gain_points", "heldout_real_train")):

@@ -192,6 +192,14 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch, capsys)
     rows = json.loads((run / "headline.json").read_text())
     assert rows[0]["paper_value"] == 0.9887 and all(r["paper"] == "CGAN/InfoGAN" for r in rows)
     assert [r["value"] for r in rows if r["metric"] == "cgan training throughput (images/s)"] == [speed["cgan"]["images_per_s"]]
+    # each augmented experiment's gain over its real-only run, in points, named with its GAN's epochs
+    acc = {n: json.loads((run / "experiments" / n / "metrics_test.json").read_text())["accuracy"]
+           for n in ("real_only_400", "mnist_cGan_200")}
+    gain = [r for r in rows if r["metric"].startswith("test-accuracy gain")]
+    assert [r["metric"] for r in gain] == ["test-accuracy gain over real only (points), cgan after 1 GAN epochs, "
+                                           "200 real + 200 synthetic"]
+    assert gain[0]["value"] == pytest.approx(100 * (acc["mnist_cGan_200"] - acc["real_only_400"]), abs=1e-4)
+    assert gain[0]["target"] is None and {r["seeds"] for r in rows} == {"0"}
     # Several seeds: seed 0's finished experiments are reused, not overwritten; seed 1 gets its own folder.
     before = {p: p.stat().st_mtime_ns for p in (run / "experiments").rglob("metrics_test.json")}
     evaluate.main([str(run), "--profile", "smoke", "--data-dir", str(data_root), "--mix", "400+0,200+200",
@@ -202,6 +210,8 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch, capsys)
                      capsys.readouterr().out, re.M)
     assert (run / "seed_1" / "experiments" / "mnist_cGan_200" / "metrics_test.json").exists()
     assert (run / "synthetic" / "cgan_200_e1_s1.npz").exists() and (run / "seed_1" / "metrics.json").exists()
+    # seed 1's rows say so: common.summary pools the seeds of one claim into their mean
+    assert {r["seeds"] for r in json.loads((run / "seed_1" / "headline.json").read_text())} == {"1"}
     seeds = json.loads((run / "seeds.json").read_text())
     assert seeds["seeds"] == [0, 1] and seeds["experiments"][1]["baseline"] == "real_only_400"
     # The same run goes on with the other model: which model a call trains is no config mismatch.
@@ -220,8 +230,12 @@ def test_low_data_mixing_arms(tmp_path, data_root, monkeypatch):
                 "--data-dir", str(data_root), "--out", str(out)])
     run = out / "mnist_smoke"
     monkeypatch.setattr(synthetic, "reference_predict", lambda root, epochs=None: lambda imgs: np.zeros(len(imgs), int))
+    monkeypatch.setattr(evaluate, "GAIN_TARGETS", {(100, 200): ">= 2"})
     evaluate.main([str(run), "--profile", "smoke", "--data-dir", str(data_root), "--mix", "", "--low-data",
                    "100+200", "--low-data-mixing", "concat,share,finetune", "--real-share", "0.25"])
+    gains = {r["metric"]: r["target"] for r in json.loads((run / "headline.json").read_text()) if "gain" in r["metric"]}
+    assert gains == {f"test-accuracy gain over real only (points), cgan after 1 GAN epochs, 100 real + 200 synthetic{arm}":
+                     ">= 2" for arm in ("", ", 25 % real per batch", ", synthetic then real fine-tuning")}
     exps = run / "experiments"
     configs = {n: json.loads((exps / n / "config.json").read_text())
                for n in ("real100_cGan_200", "real100_cGan_200_share25", "real100_cGan_200_finetune")}

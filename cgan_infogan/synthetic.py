@@ -119,11 +119,12 @@ def measure_mapping(model, predict, per_code=300, seed=0):
     codes ~ U(-1, 1), as in training, from a NumPy RNG so that the GAN's own noise stream is left alone)
     with `predict(images_uint8) -> digits`; returns the mapping record."""
     from cgan_infogan import models
-    from common.generators import latent
     rng = np.random.default_rng(seed)
     codes = np.repeat(np.arange(10), per_code).astype(np.int32)
     cont = rng.uniform(-1, 1, (len(codes), 2)).astype(np.float32)
-    z = latent(rng, (len(codes), models.INFO_Z), model.z_prior)
+    # common.generators.latent's draw, written out: that module imports this one
+    z = (rng.uniform(-1, 1, (len(codes), models.INFO_Z)) if model.z_prior == "uniform"
+         else rng.standard_normal((len(codes), models.INFO_Z))).astype(np.float32)
     one_hot = np.eye(models.INFO_CAT, dtype=np.float32)[codes]
     images = _batched(lambda a, b: model.generator([z[a:b], one_hot[a:b], cont[a:b]], training=False).numpy(),
                       len(codes))

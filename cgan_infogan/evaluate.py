@@ -466,8 +466,8 @@ def write_summary(run_dir, config, results, gen_info, speed, gan_epochs):
     print("\n".join(lines))
 
     # Each seed's rows carry that seed, so that common.summary pools a --seed 0,1,2 evaluation into
-    # one scoreboard row (the mean) per claim; a claim names its GAN's epochs, so that runs of one
-    # model trained for different budgets sit side by side.
+    # one scoreboard row (the mean) per claim; a claim names its GAN's and its classifier's epochs,
+    # so that runs of other budgets sit side by side.
     rows = []
     for r in results:
         what = ("real only" if not r["synthetic"] else
@@ -475,6 +475,7 @@ def write_summary(run_dir, config, results, gen_info, speed, gan_epochs):
         if r.get("mixing", "concat") != "concat":      # the original's concatenation keeps its claim text
             what += ", " + ("synthetic then real fine-tuning" if r["mixing"] == "finetune"
                             else f"{round(100 * config['real_share'])} % real per batch")
+        what += f", {config['clf_epochs']} classifier epochs"
         rows.append({"paper": "CGAN/InfoGAN", "metric": f"CNN test accuracy, {what} (official 10k MNIST test)",
                      "paper_value": r["paper_accuracy"], "value": r["accuracy"],
                      "notes": f"{config['profile']} profile, {config['clf_epochs']}x{config['clf_steps_per_epoch']} classifier steps; "

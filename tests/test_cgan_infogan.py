@@ -197,7 +197,7 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch, capsys)
            for n in ("real_only_400", "mnist_cGan_200")}
     gain = [r for r in rows if r["metric"].startswith("test-accuracy gain")]
     assert [r["metric"] for r in gain] == ["test-accuracy gain over real only (points), cgan after 1 GAN epochs, "
-                                           "200 real + 200 synthetic"]
+                                           "200 real + 200 synthetic, 1 classifier epochs"]
     assert gain[0]["value"] == pytest.approx(100 * (acc["mnist_cGan_200"] - acc["real_only_400"]), abs=1e-4)
     assert gain[0]["target"] is None and {r["seeds"] for r in rows} == {"0"}
     # Several seeds: seed 0's finished experiments are reused, not overwritten; seed 1 gets its own folder.
@@ -234,8 +234,8 @@ def test_low_data_mixing_arms(tmp_path, data_root, monkeypatch):
     evaluate.main([str(run), "--profile", "smoke", "--data-dir", str(data_root), "--mix", "", "--low-data",
                    "100+200", "--low-data-mixing", "concat,share,finetune", "--real-share", "0.25"])
     gains = {r["metric"]: r["target"] for r in json.loads((run / "headline.json").read_text()) if "gain" in r["metric"]}
-    assert gains == {f"test-accuracy gain over real only (points), cgan after 1 GAN epochs, 100 real + 200 synthetic{arm}":
-                     ">= 2" for arm in ("", ", 25 % real per batch", ", synthetic then real fine-tuning")}
+    assert gains == {f"test-accuracy gain over real only (points), cgan after 1 GAN epochs, 100 real + 200 synthetic{arm}, "
+                     "1 classifier epochs": ">= 2" for arm in ("", ", 25 % real per batch", ", synthetic then real fine-tuning")}
     exps = run / "experiments"
     configs = {n: json.loads((exps / n / "config.json").read_text())
                for n in ("real100_cGan_200", "real100_cGan_200_share25", "real100_cGan_200_finetune")}

@@ -6,6 +6,9 @@
     once on the full balanced training set (common.metrics.classifier, cached);
 (b) variability: mean SSIM of random pairs of generated images against pairs of real images of the
     class, and novelty: mean SSIM of each generated image to its nearest real training image;
+(a') D's own class accuracy (argmax over the real classes) on each class's held-out real test
+    images and on its generated ones: G is trained to satisfy D, so where D's notion of a class
+    does not carry to new real images, neither do G's images (a run's ceiling, issue #20);
 (c) test accuracy (overall, mean over classes, and on the minority classes: the pruned target
     class, or the ten rarest of a run on the natural imbalance) of a classifier trained on the
     imbalanced set as it is ("plain"), with the target class -- or, for a run on the natural
@@ -24,7 +27,7 @@ import numpy as np
 
 from common import cli
 from common.progress import Progress
-from bagan.sampling import Generator, load_run, trained_tags
+from bagan.sampling import Discriminator, Generator, load_run, trained_tags
 
 # Per profile: generated images per class, SSIM pairs, real images kept for nearest-real SSIM, the
 # epochs of the classifiers of part (c), and the latents of the sampler's timing (the original's
@@ -146,6 +149,9 @@ def markdown(metrics):
                      f"{row['ssim_nearest_real']:.3f} |")
     lines.append(f"| mean | | {metrics['mean_generated_accuracy']:.4f} | {metrics['mean_ssim_generated_pairs']:.3f} | "
                  f"{metrics['mean_ssim_real_pairs']:.3f} | |")
+    if "mean_d_accuracy_real_test" in metrics:
+        lines += ["", f"D's own class accuracy: {metrics['mean_d_accuracy_generated']:.4f} on the generated images, "
+                      f"{metrics['mean_d_accuracy_real_test']:.4f} on held-out real test images (mean of classes)"]
     for tag, clf in metrics.get("classifiers", {}).items():
         filled = f"target class {tag}" if tag != "all" else f"every class; minority = the {RAREST} rarest"
         lines += ["", f"Classifier trained on the imbalanced set ({filled}):", "",
@@ -207,6 +213,7 @@ def main(argv=None):
     progress = Progress(sum(map(len, classes_of.values())), "SSIM and accuracy")
     for tag in tags:
         generator = Generator(run_dir, config, tag, args.phase)
+        judge = Discriminator(run_dir, config, tag) if args.phase == "gan" else None   # init: D's head is random
         kept = np.load(run_dir / f"{tag}_kept_indices.npy")
         ty = train.labels[kept]
         for c in classes_of[tag]:
@@ -220,6 +227,10 @@ def main(argv=None):
                    "ssim_real_pairs": ssim.pairwise_ssim(real_all, profile["n_pairs"], seed=args.seed)
                    if len(real_all) > 1 else float("nan"),
                    "ssim_nearest_real": ssim.nearest_real_ssim(fake[:min(n, profile["n_real"])], real_kept)}
+            if judge is not None and judge.available:
+                held_out = test.images[test.labels == c]
+                row["d_accuracy_generated"] = float(np.mean(judge(fake) == c))
+                row["d_accuracy_real_test"] = float(np.mean(judge(held_out) == c)) if len(held_out) else float("nan")
             metrics["per_class"][str(c)] = row
             progress.step(f"class {c}: {row}")
         if tag == "all":
@@ -240,8 +251,10 @@ def main(argv=None):
     if speed:
         metrics["training_throughput"] = speed
     per_class = metrics["per_class"].values()
-    for key in ("generated_accuracy", "ssim_generated_pairs", "ssim_real_pairs"):
-        metrics[f"mean_{key}"] = float(np.nanmean([r[key] for r in per_class]))
+    for key in ("generated_accuracy", "ssim_generated_pairs", "ssim_real_pairs", "d_accuracy_generated",
+                "d_accuracy_real_test"):
+        if all(key in r for r in per_class):
+            metrics[f"mean_{key}"] = float(np.nanmean([r[key] for r in per_class]))
     suffix = "" if args.phase == "gan" else "_init"
     metrics["phase"] = args.phase
     cli.write_json_atomic(run_dir / f"metrics{suffix}.json", metrics)
@@ -253,7 +266,7 @@ def main(argv=None):
 
 
 # The adversarial options a claim names when a run's value differs from its profile's (key: how to say it)
-OPTION_NAMES = {"d_warmup": lambda v: f"D warm-up {v:,} steps", "ms_lambda": lambda v: f"mode-seeking lambda {v:g}",
+OPTION_NAMES = {"d_warmup": lambda v: f"D warm-up {v:,} steps" if v else "no D warm-up", "ms_lambda": lambda v: f"mode-seeking lambda {v:g}",
                 "real_sampling": lambda v: f"{v} real batches", "loss": lambda v: f"{v} cross-entropy"}
 
 
@@ -266,8 +279,9 @@ def options_suffix(config):
     if profile not in TRAIN_PROFILES:
         return ""
     default = cli.profile_values(TRAIN_PROFILES, profile, config["dataset"], TRAIN_BY_DATASET)
-    named = [say(config[k]) for k, say in OPTION_NAMES.items()
-             if k in config and config[k] != default.get(k, cli.ADDED_KEYS.get(k))]
+    # a key added after the run was written had its ADDED_KEYS value in that run
+    used = {k: config.get(k, cli.ADDED_KEYS.get(k)) for k in OPTION_NAMES if k in config or k in cli.ADDED_KEYS}
+    named = [OPTION_NAMES[k](v) for k, v in used.items() if v != default.get(k, cli.ADDED_KEYS.get(k))]
     return f" ({'; '.join(named)})" if named else ""
 
 
@@ -290,6 +304,11 @@ def headline(config, metrics):
                  "paper_value": paper.get("ssim_generated"), "value": metrics["mean_ssim_generated_pairs"],
                  "notes": f"{notes}; real pairs {metrics['mean_ssim_real_pairs']:.3f}",
                  "target": "<= 0.40" if mnist95 else None, "seeds": seeds})
+    if "mean_d_accuracy_real_test" in metrics:     # the ceiling of the generated accuracy (module docstring)
+        rows.append({"paper": "BAGAN", "metric": f"D's class accuracy on held-out real images, {ds}",
+                     "paper_value": None, "value": metrics["mean_d_accuracy_real_test"],
+                     "notes": f"{notes}; D on the generated images {metrics['mean_d_accuracy_generated']:.3f}",
+                     "seeds": seeds})
     rows.append({"paper": "BAGAN", "metric": f"SSIM of real pairs, {ds}", "paper_value": paper.get("ssim_real"),
                  "value": metrics["mean_ssim_real_pairs"], "notes": notes, "seeds": seeds})
     for tag, clf in metrics["classifiers"].items():

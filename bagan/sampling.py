@@ -49,3 +49,27 @@ class Generator:
         z = self.variant.latents(labels, rng, self.sampler)
         images = predict(self.model, self.variant.generator_inputs(z, labels), batch_size=batch_size)
         return to_uint8(images)
+
+
+def real_class(probabilities, num_classes):
+    """D's verdict on images: its most probable of the K real classes (D's softmax has K + 1
+    columns, K = fake; the fake column is left out, so every image gets a class)."""
+    return np.asarray(probabilities)[:, :num_classes].argmax(1)
+
+
+class Discriminator:
+    """The trained D of a BAGAN result directory as a K-class classifier of uint8 images (what G
+    was trained to satisfy). BAGAN-GP's critic has no class head: `available` is False."""
+
+    def __init__(self, run_dir, config, tag):
+        from bagan import gan, models
+        self.available = gan.variant(config) is gan.BAGAN
+        self.k = config["num_classes"]
+        if self.available:
+            self.model = models.build_discriminator(tuple(config["image_shape"]), self.k, width=config["width"])
+            self.model.load_weights(Path(run_dir) / f"class_{tag}_discriminator.weights.h5")
+
+    def __call__(self, images, batch_size=256):
+        from common.pipeline import scale
+        from common.training import predict
+        return real_class(predict(self.model, scale(np.asarray(images)), batch_size=batch_size), self.k)

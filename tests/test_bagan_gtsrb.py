@@ -53,8 +53,10 @@ def test_gtsrb_changes_the_quick_profile_and_flags_still_win():
     for name in ("GTSRB", "gtsrb"):
         config = _config(["-D", name, "--keep-imbalance", "--profile", "quick"])
         assert all(config[k] == v for k, v in gtsrb.items())
-        # what made MNIST work is kept
-        assert (config["real_sampling"], config["ms_lambda"], config["lr"]) == ("balanced", 1.0, 5e-5)
+        # MNIST's balanced real batches and lr are kept; D warms up first and no mode-seeking term
+        assert (config["real_sampling"], config["lr"]) == ("balanced", 5e-5)
+        assert (config["d_warmup"], config["ms_lambda"]) == (600, 0.0)
+    assert _config(["--profile", "quick"])["ms_lambda"] == 1.0                           # MNIST keeps it
     assert _config(["-D", "GTSRB", "--profile", "quick", "-e", "2"])["epochs"] == 2
     assert _config(["--profile", "quick"])["epochs"] == PROFILES["quick"]["epochs"]      # MNIST
     assert _config(["-D", "GTSRB", "--profile", "smoke"])["epochs"] == PROFILES["smoke"]["epochs"]
@@ -63,13 +65,15 @@ def test_gtsrb_changes_the_quick_profile_and_flags_still_win():
 def test_claims_name_the_options_that_differ_from_the_profile():
     """A run with options other than its profile's names them in every claim (so its scoreboard rows
     stand beside the profile's); the profile's own run names none; a run made before d_warmup existed
-    counts as d_warmup 0."""
+    counts as d_warmup 0, which GTSRB's quick profile does not have."""
     base = ["-D", "GTSRB", "--keep-imbalance", "--profile", "quick"]
     assert evaluate.options_suffix(_config(base)) == ""
-    config = _config([*base, "--d-warmup", "600", "--ms-lambda", "0"])
-    assert evaluate.options_suffix(config) == " (D warm-up 600 steps; mode-seeking lambda 0)"
+    config = _config([*base, "--d-warmup", "300", "--ms-lambda", "1"])
+    assert evaluate.options_suffix(config) == " (D warm-up 300 steps; mode-seeking lambda 1)"
     old = {k: v for k, v in _config(["--profile", "quick"]).items() if k != "d_warmup"}
-    assert evaluate.options_suffix(old) == ""
+    assert evaluate.options_suffix(old) == ""                                            # MNIST: 0 is its profile's
+    old_gtsrb = {k: v for k, v in _config([*base, "--ms-lambda", "1"]).items() if k != "d_warmup"}
+    assert evaluate.options_suffix(old_gtsrb) == " (no D warm-up; mode-seeking lambda 1)"
 
 
 def test_help_shows_the_gtsrb_values(capsys):
@@ -77,6 +81,15 @@ def test_help_shows_the_gtsrb_values(capsys):
         bagan_train.main(["--profile", "quick", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert f"GTSRB: {DATASET_PROFILES['GTSRB']['quick']['epochs']}" in out
+
+
+def test_d_verdict_is_its_most_probable_real_class():
+    """D's softmax has K + 1 columns (K = fake): its verdict leaves the fake column out."""
+    from bagan.sampling import real_class
+    probs = np.array([[0.1, 0.2, 0.7],       # fake most probable: still class 1
+                      [0.5, 0.3, 0.2],
+                      [0.05, 0.05, 0.9]])    # tie of the real classes: the first
+    assert real_class(probs, 2).tolist() == [1, 0, 0]
 
 
 def test_rarest_classes_are_the_smallest_first():
@@ -93,7 +106,9 @@ def test_evaluate_on_gtsrb_writes_per_class_scores_classifiers_and_the_grid(gtsr
     for row in metrics["per_class"].values():
         assert 0 <= row["generated_accuracy"] <= 1
         assert -1 <= row["ssim_generated_pairs"] <= 1 and -1 <= row["ssim_real_pairs"] <= 1
-    for key in ("mean_generated_accuracy", "mean_ssim_generated_pairs", "mean_ssim_real_pairs"):
+        assert 0 <= row["d_accuracy_generated"] <= 1 and 0 <= row["d_accuracy_real_test"] <= 1
+    for key in ("mean_generated_accuracy", "mean_ssim_generated_pairs", "mean_ssim_real_pairs",
+                "mean_d_accuracy_generated", "mean_d_accuracy_real_test"):
         assert np.isfinite(metrics[key])
     assert 0 <= metrics["reference_classifier_test_accuracy"] <= 1
     clf = metrics["classifiers"]["all"]
@@ -111,6 +126,7 @@ def test_evaluate_on_gtsrb_writes_per_class_scores_classifiers_and_the_grid(gtsr
     assert rows["test accuracy, plain, gtsrb"]["paper_value"] == 0.963
     assert rows["generated-image accuracy by a reference CNN, gtsrb"]["target"] == ">= 0.90"
     assert rows["SSIM of real pairs, gtsrb"]["paper_value"] == 0.082
+    assert rows["D's class accuracy on held-out real images, gtsrb"]["value"] == metrics["mean_d_accuracy_real_test"]
 
     # the reference classifier is cached: a second evaluation trains no classifier at all
     def no_training(*args, **kwargs):

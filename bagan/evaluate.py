@@ -140,18 +140,23 @@ def sampler_throughput(sampler, n=2000, seed=0):
 
 
 def markdown(metrics):
+    judged = "mean_d_accuracy_real_test" in metrics          # D's columns (BAGAN, adversarial phase)
     lines = [f"# BAGAN evaluation of `{metrics['run_dir']}`", "",
-             "| class | train images | generated acc. | SSIM gen. pairs | SSIM real pairs | SSIM nearest real |",
-             "|---|---|---|---|---|---|"]
+             "| class | train images | generated acc. | SSIM gen. pairs | SSIM real pairs | SSIM nearest real |"
+             + (" D on generated | D on real test |" if judged else ""),
+             "|---|---|---|---|---|---|" + ("---|---|" if judged else "")]
     for k, row in metrics["per_class"].items():
         lines.append(f"| {k} | {row['train_images']} | {row['generated_accuracy']:.4f} | "
                      f"{row['ssim_generated_pairs']:.3f} | {row['ssim_real_pairs']:.3f} | "
-                     f"{row['ssim_nearest_real']:.3f} |")
+                     f"{row['ssim_nearest_real']:.3f} |"
+                     + (f" {row['d_accuracy_generated']:.3f} | {row['d_accuracy_real_test']:.3f} |" if judged else ""))
     lines.append(f"| mean | | {metrics['mean_generated_accuracy']:.4f} | {metrics['mean_ssim_generated_pairs']:.3f} | "
-                 f"{metrics['mean_ssim_real_pairs']:.3f} | |")
-    if "mean_d_accuracy_real_test" in metrics:
-        lines += ["", f"D's own class accuracy: {metrics['mean_d_accuracy_generated']:.4f} on the generated images, "
-                      f"{metrics['mean_d_accuracy_real_test']:.4f} on held-out real test images (mean of classes)"]
+                 f"{metrics['mean_ssim_real_pairs']:.3f} | |"
+                 + (f" {metrics['mean_d_accuracy_generated']:.3f} | {metrics['mean_d_accuracy_real_test']:.3f} |"
+                    if judged else ""))
+    if judged:
+        lines += ["", "D on generated / real test: D's own class accuracy (its most probable real class) on the "
+                      "generated images and on the held-out real test images of each class"]
     for tag, clf in metrics.get("classifiers", {}).items():
         filled = f"target class {tag}" if tag != "all" else f"every class; minority = the {RAREST} rarest"
         lines += ["", f"Classifier trained on the imbalanced set ({filled}):", "",

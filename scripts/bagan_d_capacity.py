@@ -10,22 +10,26 @@ generator of this run can at best be held to. --init starts the trunk from the r
 (as the adversarial phase does); --augment adds random translation (t, up to 1/8 of the side, as
 DiffAugment's) and/or brightness and contrast (c) to the training batches.
 """
-import argparse
 import time
 from pathlib import Path
+
+# common first: importing it keeps TensorFlow's start-up lines off the terminal (common/__init__.py)
+from common import cli, datasets, pipeline
+from common.errors import UserError
 
 import numpy as np
 
 
 def parser():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = cli.ArgumentParser(prog="scripts/bagan_d_capacity.py", description=__doc__.split("\n")[0])
     p.add_argument("run_dir", help="a bagan/train.py result directory (its data and, with --init, its encoder)")
-    p.add_argument("--width", type=float, default=None, help="default: the run's")
-    p.add_argument("--lr", type=float, default=None, help="default: the run's")
-    p.add_argument("--steps", type=int, default=7000)
+    p.add_argument("--width", type=cli.bounded(float, 0, low_open=True), default=None, help="default: the run's")
+    p.add_argument("--lr", type=cli.bounded(float, 0, low_open=True), default=None, help="default: the run's")
+    p.add_argument("--steps", type=cli.bounded(int, 1000), default=7000, help="a multiple of 1,000 is measured")
     p.add_argument("--init", action="store_true", help="trunk from the run's encoder")
-    p.add_argument("--augment", default="", help="t = translation, c = brightness/contrast, tc = both")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--augment", choices=("", "t", "c", "tc"), default="",
+                   help="t = translation, c = brightness/contrast, tc = both")
+    p.add_argument("--seed", type=cli.seed, default=0)
     return p
 
 
@@ -49,16 +53,21 @@ def colour(x):
     return (x - mean) * tf.random.uniform([b, 1, 1, 1], 0.5, 1.5) + mean
 
 
+@cli.main
 def main(argv=None):
     args = parser().parse_args(argv)
-    from common import cli, datasets, pipeline     # first: TensorFlow then starts quietly
     import keras
     from bagan import models
     from bagan.run import load_data, training_subset
+    from bagan.sampling import load_run
 
     run = Path(args.run_dir)
-    config = cli.read_config(run)
+    config = load_run(run)              # one line and exit 2 for a directory bagan/train.py did not write
     tag = "all" if config.get("keep_imbalance") else str(config["target_class"])
+    needed = [run / f"{tag}_kept_indices.npy"] + ([run / f"{tag}_encoder.weights.h5"] if args.init else [])
+    missing = [p.name for p in needed if not p.is_file()]
+    if missing:
+        raise UserError(f"{run} has no {', '.join(missing)}: its autoencoder phase has not finished")
     width = config["width"] if args.width is None else args.width
     lr = config["lr"] if args.lr is None else args.lr
     k, shape = config["num_classes"], tuple(config["image_shape"])

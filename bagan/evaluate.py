@@ -4,11 +4,11 @@
 
 (a) accuracy of the generated images of each trained class, judged by a reference classifier trained
     once on the full balanced training set (common.metrics.classifier, cached);
+(a') D's own class accuracy (argmax over the real classes) on each class's held-out real test
+    images and on its generated ones: G is trained to satisfy D, and where D's notion of a class
+    does not carry to new real images, G's images were measured not to either (issue #20);
 (b) variability: mean SSIM of random pairs of generated images against pairs of real images of the
     class, and novelty: mean SSIM of each generated image to its nearest real training image;
-(a') D's own class accuracy (argmax over the real classes) on each class's held-out real test
-    images and on its generated ones: G is trained to satisfy D, so where D's notion of a class
-    does not carry to new real images, neither do G's images (a run's ceiling, issue #20);
 (c) test accuracy (overall, mean over classes, and on the minority classes: the pruned target
     class, or the ten rarest of a run on the natural imbalance) of a classifier trained on the
     imbalanced set as it is ("plain"), with the target class -- or, for a run on the natural

@@ -452,7 +452,7 @@ def build(config, d_probs=None, g_probs=None, validation=None, autoencoder=None,
         model = cls.configured(config, d_probs, g_probs, validation)
         if autoencoder is not None:
             model.init_from_autoencoder(autoencoder, sampler)
-        model.compile(d_optimizer=cls.make_optimizer(config["lr"]),
+        model.compile(d_optimizer=cls.make_optimizer(config["lr"] * config.get("d_lr_scale", 1.0)),
                       g_optimizer=cls.make_optimizer(g_rate(config)))
         return model
     return make

@@ -7,7 +7,7 @@
 SHARED = dict(dataset="MNIST", dmode="uniform", gmode="uniform", loss="clipped")
 PROFILES = {
     "paper": dict(SHARED, epochs=150, ae_epochs=150, ae_patience=None, ae_min_improvement=0.0,
-                  real_sampling="natural", ms_lambda=0.0, d_warmup=0, batch_size=128, lr=5e-5, unbalance=0.05,
+                  real_sampling="natural", ms_lambda=0.0, d_warmup=0, d_lr_scale=1.0, batch_size=128, lr=5e-5, unbalance=0.05,
                   target_class=0, width=1.0, train_limit=None, test_limit=None, sample_every=10),
     # 1/4-width networks (1/8 gave blurred, collapsed digits), the original's lr 5e-5 (2e-4
     # collapsed the minority class within one epoch); the autoencoder to convergence (a 3-epoch one
@@ -19,10 +19,10 @@ PROFILES = {
     # and stay so (pairwise SSIM of generated zeros 0.33 -> 0.51 -> 0.55 over 6 epochs), with it 0.28
     # after 2 epochs at reference accuracy 0.975. See docs/results-log.md, issue #20.
     "quick": dict(SHARED, epochs=4, ae_epochs=40, ae_patience=2, ae_min_improvement=0.01,
-                  real_sampling="balanced", ms_lambda=1.0, d_warmup=0, batch_size=64, lr=5e-5, unbalance=0.05,
+                  real_sampling="balanced", ms_lambda=1.0, d_warmup=0, d_lr_scale=1.0, batch_size=64, lr=5e-5, unbalance=0.05,
                   target_class=0, width=0.25, train_limit=24000, test_limit=1024, sample_every=1),
     "smoke": dict(SHARED, epochs=1, ae_epochs=1, ae_patience=None, ae_min_improvement=0.0,
-                  real_sampling="natural", ms_lambda=0.0, d_warmup=0, batch_size=16, lr=5e-5, unbalance=0.05,
+                  real_sampling="natural", ms_lambda=0.0, d_warmup=0, d_lr_scale=1.0, batch_size=16, lr=5e-5, unbalance=0.05,
                   target_class=0, width=0.125, train_limit=256, test_limit=32, sample_every=1),
 }
 # What a dataset changes in a profile (common.cli.profile_values; flags still override): one budget

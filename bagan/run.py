@@ -13,7 +13,7 @@ from common.errors import UserError
 
 DESCRIPTION = "Train BAGAN (or BAGAN-GP) on an imbalanced dataset, as IBM/BAGAN's `bagan_train.py`."
 AE_LENGTH_KEYS = ("ae_epochs", "ae_patience", "ae_min_improvement")
-ADVERSARIAL_KEYS = ("loss", "dmode", "gmode", "real_sampling", "ms_lambda", "d_warmup")   # keys the autoencoder does not depend on
+ADVERSARIAL_KEYS = ("loss", "dmode", "gmode", "real_sampling", "ms_lambda", "d_warmup", "d_lr_scale")   # keys the autoencoder does not depend on
 AE_VAL_FILE = "val_loss.json"
 AE_BEST_FILE = "best.weights.h5"
 DATASETS = {"mnist": "MNIST", "cifar10": "CIFAR10", "gtsrb": "GTSRB"}
@@ -55,6 +55,9 @@ def parser():
                    help="adversarial steps at the start in which only D learns (G's learning rate 0), "
                         "so that G's first gradients come from a D that knows the classes (0 = the "
                         "original; profile)")
+    x.add_argument("--d-lr-scale", type=cli.bounded(float, 0, low_open=True), default=None,
+                   help="D's learning rate is the run's times this (1 = the original): a D that learns "
+                        "the classes faster gives G class evidence sooner (profile)")
     x.add_argument("--ae-epochs", type=cli.positive_int, default=None,
                    help="autoencoder epochs, the most with early stopping (the original ties them to --epochs)")
     x.add_argument("--ae-patience", type=cli.bounded(int, 0), default=None,

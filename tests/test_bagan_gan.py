@@ -230,6 +230,14 @@ def test_d_warmup_holds_g_still_for_its_steps_then_trains_it():
     assert float(gan.g_rate(_config("bagan"))) == 1e-3 and gan.g_rate(_config("bagan", d_warmup=0)) == 1e-3
 
 
+def test_d_lr_scale_sets_only_ds_learning_rate():
+    """--d-lr-scale 4: D's Adam runs at 4 lr, G's at lr; a config without the key is the original's."""
+    for extra, d_rate in (({}, 1e-3), ({"d_lr_scale": 4.0}, 4e-3)):
+        model = gan.build(_config("bagan", **extra))()
+        assert float(model.d_optimizer.learning_rate) == pytest.approx(d_rate)
+        assert float(model.g_optimizer.learning_rate) == pytest.approx(1e-3)
+
+
 def test_build_starts_bagan_gp_from_its_embedding_and_decoder():
     config = _config("gp")
     ae = gan.BAGANGP.build_autoencoder(config)

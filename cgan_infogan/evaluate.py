@@ -103,7 +103,7 @@ def experiment_name(source, real, syn, n_real, grid=True):
         return "base_cnn" if real == n_real else f"real_only_{real}"
     suffix = source.split("_")[1] if "_" in source else ""
     tail = f"{TAGS[source]}_{kilo(syn)}" + (f"_{suffix}" if suffix else "")
-    return f"mnist_{tail}" if grid else f"real{real}_{tail}"
+    return f"mnist_{tail}" if grid else (f"real{real}_{tail}" if real else f"synthetic_only_{tail}")
 
 
 def mixing_suffix(mixing, config):
@@ -228,7 +228,8 @@ def parser():
     p.add_argument("--mix", dest="mixes", default=None,
                    help="comma-separated REAL+SYNTHETIC counts of the grid (profile: the original's)")
     p.add_argument("--low-data", dest="low_data", default=None,
-                   help="comma-separated REAL+SYNTHETIC low-data runs; each also runs REAL alone ('' = none)")
+                   help="comma-separated REAL+SYNTHETIC low-data runs; each also runs REAL alone; 0+N = the "
+                        "synthetic images alone ('' = none)")
     p.add_argument("--low-data-mixing", default=None,
                    help=f"comma-separated ways to mix the low-data runs' synthetic images, among {', '.join(MIXING)} "
                         "(concat: the original's; share: --real-share real images in every batch; finetune: "
@@ -376,8 +377,10 @@ def evaluate_seed(run_dir, config, leaky, train, test, mixes, low, sources, need
     for real, syn in mixes:
         plans += [("grid", "real", real, 0)] if syn == 0 else [("grid", s, real, syn) for s in sources]
     for real, syn in low:
-        plans.append(("low_data", "real", real, 0))
-        plans += [("low_data", s, real, syn, m) for s in sources if syn for m in config["low_data_mixing"]]
+        if real:       # 0+N: the synthetic images alone, what they are worth without real ones
+            plans.append(("low_data", "real", real, 0))
+        plans += [("low_data", s, real, syn, m) for s in sources if syn
+                  for m in (config["low_data_mixing"] if real else ["concat"])]
     experiments = {}                                      # name -> (group, source, real, syn, mixing)
     for group, source, real, syn, *mixing in plans:
         mixing = mixing[0] if mixing and syn else "concat"

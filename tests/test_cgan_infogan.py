@@ -114,6 +114,7 @@ def test_mix_parsing():
     assert evaluate.experiment_name("infogan_noise2", 6000, 54000, 60000) == "mnist_infoGan_54k_noise2"
     assert evaluate.experiment_name("real", 60000, 0, 60000) == "base_cnn"
     assert evaluate.experiment_name("cgan", 600, 5400, 60000, grid=False) == "real600_cGan_5.4k"
+    assert evaluate.experiment_name("cgan", 0, 5400, 60000, grid=False) == "synthetic_only_cGan_5.4k"
     assert evaluate.PAPER[("cgan", round(48000 / 60000, 2))] == pytest.approx(0.98067, abs=1e-5)
 
 
@@ -224,7 +225,8 @@ def test_smoke_train_generate_evaluate(tmp_path, data_root, monkeypatch, capsys)
 
 def test_low_data_mixing_arms(tmp_path, data_root, monkeypatch):
     """--low-data-mixing: concat keeps the original's name and config; share and finetune are their own
-    experiments, compared with the same real-only run; finetune trains twice the steps."""
+    experiments, compared with the same real-only run; finetune trains twice the steps. 0+N trains on
+    the synthetic images alone, once (no real images to mix), with no real-only run and no gain."""
     out = tmp_path / "results"
     train.main(["--profile", "smoke", "--model", "cgan", "--train-images", "64", "--batch-size", "32",
                 "--data-dir", str(data_root), "--out", str(out)])
@@ -232,7 +234,7 @@ def test_low_data_mixing_arms(tmp_path, data_root, monkeypatch):
     monkeypatch.setattr(synthetic, "reference_predict", lambda root, epochs=None: lambda imgs: np.zeros(len(imgs), int))
     monkeypatch.setattr(evaluate, "GAIN_TARGETS", {(100, 200): ">= 2"})
     evaluate.main([str(run), "--profile", "smoke", "--data-dir", str(data_root), "--mix", "", "--low-data",
-                   "100+200", "--low-data-mixing", "concat,share,finetune", "--real-share", "0.25"])
+                   "100+200,0+200", "--low-data-mixing", "concat,share,finetune", "--real-share", "0.25"])
     gains = {r["metric"]: r["target"] for r in json.loads((run / "headline.json").read_text()) if "gain" in r["metric"]}
     assert gains == {f"test-accuracy gain over real only (points), cgan after 1 GAN epochs, 100 real + 200 synthetic{arm}, "
                      "1 classifier epochs": ">= 2" for arm in ("", ", 25 % real per batch", ", synthetic then real fine-tuning")}
@@ -244,7 +246,10 @@ def test_low_data_mixing_arms(tmp_path, data_root, monkeypatch):
     steps = lambda n: len((exps / n / "loss.csv").read_text().strip().splitlines()) - 1  # noqa: E731
     assert steps("real100_cGan_200_finetune") == 2 * steps("real100_cGan_200") == 2 * steps("real_only_100")
     assert {r["experiment"] for r in json.loads((run / "metrics.json").read_text())["experiments"]} == {
-        "real_only_100", *configs}
+        "real_only_100", "synthetic_only_cGan_200", *configs}
+    alone = json.loads((exps / "synthetic_only_cGan_200" / "config.json").read_text())
+    assert (alone["real_images"], alone["synthetic_images"]) == (0, 200) and "mixing" not in alone
+    assert steps("synthetic_only_cGan_200") == steps("real_only_100")
     r = _run("cgan_infogan.evaluate", str(run), "--data-dir", str(data_root), "--low-data-mixing", "blend")
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "blend" in r.stderr
 

@@ -18,7 +18,9 @@ def test_bad_flags_and_unfinished_runs_are_one_line_errors(tmp_path):
         {"command": "python bagan/train.py", "config": {"unbalance": 0.05, "variant": "bagan", "keep_imbalance": True}}))
     for args, expected in ((["--width", "0", str(tmp_path)], "--width: 0.0 is out of range"),
                            ([str(tmp_path / "none")], "is not a BAGAN result directory"),
-                           ([str(unfinished)], "has no all_kept_indices.npy")):
+                           ([str(unfinished)], "has no all_kept_indices.npy"),
+                           ([str(unfinished), "--init", "--arch", "reference"], "it needs --arch bagan"),
+                           ([str(unfinished), "--arch", "vgg"], "invalid choice: 'vgg'")):
         result = run(*args)
         assert result.returncode == 2, result.stderr
         assert expected in result.stderr

@@ -273,6 +273,7 @@ def main(argv=None):
 # The adversarial options a claim names when a run's value differs from its profile's (key: how to say it)
 OPTION_NAMES = {"d_warmup": lambda v: f"D warm-up {v:,} steps" if v else "no D warm-up",
                 "ms_lambda": lambda v: f"mode-seeking lambda {v:g}", "d_lr_scale": lambda v: f"D's learning rate x{v:g}",
+                "trunk": lambda v: f"{v} trunk for E and D",
                 "real_sampling": lambda v: f"{v} real batches", "loss": lambda v: f"{v} cross-entropy"}
 
 

@@ -95,9 +95,10 @@ class LatentSampler:
 # Phase 1 models (plain Keras models: fit with a built-in loss)
 
 
-def build_autoencoder_model(image_shape, latent_dim=models.LATENT_DIM, learning_rate=5e-5, width=1.0):
+def build_autoencoder_model(image_shape, latent_dim=models.LATENT_DIM, learning_rate=5e-5, width=1.0,
+                            trunk="bagan"):
     """G(E(x)) compiled with MSE and BAGAN's Adam, as the original's `autoenc_0`."""
-    encoder = models.build_encoder(image_shape, latent_dim, width=width)
+    encoder = models.build_encoder(image_shape, latent_dim, width=width, trunk=trunk)
     decoder = models.build_generator(image_shape, latent_dim, width=width, name="decoder")
     model = models.build_autoencoder(encoder, decoder)
     model.compile(optimizer=BAGAN.make_optimizer(learning_rate), loss="mse")
@@ -168,7 +169,7 @@ class BAGAN(_Conditional):
 
     def __init__(self, image_shape, num_classes, latent_dim=models.LATENT_DIM, d_probs=None,
                  g_probs=None, width=1.0, seed=None, validation=None, loss="clipped", ms_lambda=0.0,
-                 **kwargs):
+                 trunk="bagan", **kwargs):
         super().__init__(num_classes, d_probs, g_probs, seed=seed, validation=validation, **kwargs)
         if loss not in LOSSES:
             raise ValueError(f"unknown BAGAN loss {loss!r}; choose one of {LOSSES}")
@@ -180,7 +181,7 @@ class BAGAN(_Conditional):
             self.trackers = self.trackers + [keras.metrics.Mean(name="mode_seeking")]
         self.latent_dim = latent_dim
         self.generator = models.build_generator(image_shape, latent_dim, width=width)
-        self.discriminator = models.build_discriminator(image_shape, num_classes, width=width)
+        self.discriminator = models.build_discriminator(image_shape, num_classes, width=width, trunk=trunk)
         # The class Gaussians are part of the model's state (checkpointed with it).
         self.latent_means = self.add_weight(shape=(num_classes, latent_dim), initializer="zeros",
                                             trainable=False, name="latent_means")
@@ -202,7 +203,7 @@ class BAGAN(_Conditional):
     @staticmethod
     def build_autoencoder(config):
         return build_autoencoder_model(tuple(config["image_shape"]), learning_rate=config["lr"],
-                                       width=config["width"])
+                                       width=config["width"], trunk=config.get("trunk", "bagan"))
 
     @staticmethod
     def autoencoder_inputs(images, labels):
@@ -212,7 +213,8 @@ class BAGAN(_Conditional):
     def configured(cls, config, d_probs=None, g_probs=None, validation=None):
         return cls(tuple(config["image_shape"]), config["num_classes"], d_probs=d_probs, g_probs=g_probs,
                    width=config["width"], seed=config["seed"], validation=validation,
-                   loss=config.get("loss", "clipped"), ms_lambda=config.get("ms_lambda", 0.0))
+                   loss=config.get("loss", "clipped"), ms_lambda=config.get("ms_lambda", 0.0),
+                   trunk=config.get("trunk", "bagan"))
 
     def init_from_autoencoder(self, autoencoder, sampler):
         """G starts as the decoder, D's trunk as the encoder; the class Gaussians are fixed."""

@@ -9,6 +9,12 @@ The layer order is the original's, so a Keras 2 file can be ported one layer at 
 - encoder = trunk -> Dense(latent) linear; discriminator = trunk -> Dense(K + 1) softmax (class K =
   fake).
 r is the image side halved while it exceeds 8 (7 for MNIST, 8 for CIFAR-10 and GTSRB).
+Option `trunk="reference"` (not the original's): the trunk of the reference classifier's design
+(common.metrics.classifier.build_cnn) for E and D alike: 2 x (Conv 3x3 no bias, batch norm, ReLU,
+max-pool 2), Flatten, Dropout 0.25, Dense 512 ReLU, Dropout 0.25; filters 128, 256 scaled by
+`width` (0.25 = build_cnn's 32, 64, 128 exactly). Reason (issue #20, GTSRB): G is held to D's class
+head, and trained as a plain classifier under the GAN's optimiser this design knows 0.90 of the
+held-out signs' classes where the original's trunk knows 0.80 (scripts/bagan_d_capacity.py).
 
 BAGAN-GP (GH920/improved-bagan-gp) networks are here too (`gp_*`): a 4x(Conv 4x4 s2) encoder, a
 label-embedded latent, a transposed-conv decoder with batch norm and a conditional single-logit
@@ -21,6 +27,7 @@ from keras import layers
 from common.errors import UserError
 
 LATENT_DIM = 100
+TRUNKS = ("bagan", "reference")
 LEAK = 0.3          # the Keras 2 LeakyReLU default the original relied on, set explicitly here
 DROPOUT = 0.3
 
@@ -75,8 +82,12 @@ def build_generator(image_shape, latent_dim=LATENT_DIM, name="generator", width=
     return keras.Model(z, x, name=name)
 
 
-def build_trunk(image_shape, name="trunk", width=1.0):
+def build_trunk(image_shape, name="trunk", width=1.0, trunk="bagan"):
     """The conv feature extractor the encoder and the discriminator each have a copy of."""
+    if trunk == "reference":
+        return _reference_trunk(image_shape, name, width)
+    if trunk != "bagan":
+        raise ValueError(f"unknown trunk {trunk!r}; choose one of {TRUNKS}")
     side, _, r = check_image_shape(image_shape)
     image = keras.Input(tuple(image_shape), name="image")
     plan = [(32, 2), (64, 1), (128, 2), (256, 1)]
@@ -93,20 +104,37 @@ def build_trunk(image_shape, name="trunk", width=1.0):
     return keras.Model(image, x, name=name)
 
 
-def build_encoder(image_shape, latent_dim=LATENT_DIM, name="encoder", width=1.0):
+def _reference_trunk(image_shape, name, width):
+    check_image_shape(image_shape)
+    image = keras.Input(tuple(image_shape), name="image")
+    x = image
+    for i, filters in enumerate((128, 256), 1):
+        x = layers.Conv2D(_w(filters, width), 3, use_bias=False, name=f"conv_{i}")(x)
+        # momentum 0.9 as build_cnn's: the moving statistics follow a short run
+        x = layers.BatchNormalization(momentum=0.9, name=f"bn_{i}")(x)
+        x = layers.ReLU(name=f"relu_{i}")(x)
+        x = layers.MaxPooling2D(name=f"pool_{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dropout(0.25, name="dropout_1")(x)
+    x = layers.Dense(_w(512, width), activation="relu", name="dense")(x)
+    x = layers.Dropout(0.25, name="dropout_2")(x)
+    return keras.Model(image, x, name=name)
+
+
+def build_encoder(image_shape, latent_dim=LATENT_DIM, name="encoder", width=1.0, trunk="bagan"):
     """E (the original's "reconstructor"): image -> latent code."""
     image = keras.Input(tuple(image_shape), name="image")
-    features = build_trunk(image_shape, width=width)(image)
+    features = build_trunk(image_shape, width=width, trunk=trunk)(image)
     code = layers.Dense(latent_dim, name="code")(features)
     return keras.Model(image, code, name=name)
 
 
-def build_discriminator(image_shape, num_classes, name="discriminator", width=1.0):
+def build_discriminator(image_shape, num_classes, name="discriminator", width=1.0, trunk="bagan"):
     """D: image -> softmax over the K real classes plus class K = fake (head named as the original's)."""
     if num_classes < 2:
         raise UserError(f"BAGAN needs at least 2 classes, got {num_classes}")
     image = keras.Input(tuple(image_shape), name="image")
-    features = build_trunk(image_shape, width=width)(image)
+    features = build_trunk(image_shape, width=width, trunk=trunk)(image)
     probs = layers.Dense(num_classes + 1, activation="softmax", name="auxiliary")(features)
     return keras.Model(image, probs, name=name)
 

@@ -4,7 +4,7 @@
 # ae_patience: stop the autoencoder after this many epochs without a validation-loss improvement
 # of more than ae_min_improvement (relative) and restore its best epoch; None = a fixed ae_epochs.
 # The original's flags' defaults (-D -d -g) and its loss, in every profile
-SHARED = dict(dataset="MNIST", dmode="uniform", gmode="uniform", loss="clipped")
+SHARED = dict(dataset="MNIST", dmode="uniform", gmode="uniform", loss="clipped", trunk="bagan")
 PROFILES = {
     "paper": dict(SHARED, epochs=150, ae_epochs=150, ae_patience=None, ae_min_improvement=0.0,
                   real_sampling="natural", ms_lambda=0.0, d_warmup=0, d_lr_scale=1.0, batch_size=128, lr=5e-5, unbalance=0.05,

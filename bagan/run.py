@@ -58,6 +58,10 @@ def parser():
     x.add_argument("--d-lr-scale", type=cli.bounded(float, 0, low_open=True), default=None,
                    help="D's learning rate is the run's times this (1 = the original): a D that learns "
                         "the classes faster gives G class evidence sooner (profile)")
+    x.add_argument("--trunk", choices=("bagan", "reference"), default=None,
+                   help="the conv trunk E and D share: bagan = the original's; reference = the reference "
+                        "classifier's design (batch norm, pooling), a D that learns the classes better "
+                        "(profile: bagan)")
     x.add_argument("--ae-epochs", type=cli.positive_int, default=None,
                    help="autoencoder epochs, the most with early stopping (the original ties them to --epochs)")
     x.add_argument("--ae-patience", type=cli.bounded(int, 0), default=None,
@@ -419,6 +423,8 @@ def train(args):
     for k, v in VARIANTS[config["variant"]].items():
         if getattr(args, k, None) is None:
             config[k] = v
+    if config["variant"] == "gp" and config["trunk"] != "bagan":
+        raise UserError("--trunk is BAGAN's (encoder and discriminator); BAGAN-GP has its own networks")
     from common import datasets      # TensorFlow (common.training) only once the inputs are checked
     data_dir = datasets.data_dir(config.get("data_dir"))
     train, test = load_data(config, data_dir)

@@ -66,7 +66,8 @@ class Discriminator:
         self.available = gan.variant(config) is gan.BAGAN
         self.k = config["num_classes"]
         if self.available:
-            self.model = models.build_discriminator(tuple(config["image_shape"]), self.k, width=config["width"])
+            self.model = models.build_discriminator(tuple(config["image_shape"]), self.k, width=config["width"],
+                                                    trunk=config.get("trunk", "bagan"))
             self.model.load_weights(Path(run_dir) / f"class_{tag}_discriminator.weights.h5")
 
     def __call__(self, images, batch_size=256):

@@ -1,6 +1,6 @@
 """How well can BAGAN's discriminator classify a run's classes at all? (issue #20, GTSRB)
 
-    python scripts/bagan_d_capacity.py RUN_DIR --width 0.25 --lr 5e-5 --steps 7000 [--init] [--augment tc] [--arch reference]
+    python scripts/bagan_d_capacity.py RUN_DIR --width 0.25 --lr 5e-5 --steps 7000 [--init] [--augment tc] [--trunk reference]
 
 D's architecture (the trunk + its (K+1)-way softmax head, bagan/models.py) trained as a plain
 classifier on the run's training images, no GAN: the adversarial phase's Adam(lr, beta_1 0.5),
@@ -8,9 +8,9 @@ batch and class-balanced batches. Every 1,000 steps it prints the test accuracy 
 mean over classes). G is trained to satisfy D's class head, so this is the class knowledge a
 generator of this run can at best be held to. --init starts the trunk from the run's trained encoder
 (as the adversarial phase does); --augment adds random translation (t, up to 1/8 of the side, as
-DiffAugment's) and/or brightness and contrast (c) to the training batches. --arch reference trains
-the reference classifier's design instead (common.metrics.classifier.build_cnn: batch norm, pooling,
-dropout; (K+1)-way head) under the same optimiser: would a D of that design know the classes?
+DiffAugment's) and/or brightness and contrast (c) to the training batches. --trunk picks D's trunk
+(default: the run's): reference = the reference classifier's design (bagan/models.py; at width 0.25
+common.metrics.classifier.build_cnn's layers) under the same optimiser: would such a D know the classes?
 """
 import time
 from pathlib import Path
@@ -31,8 +31,8 @@ def parser():
     p.add_argument("--init", action="store_true", help="trunk from the run's encoder")
     p.add_argument("--augment", choices=("", "t", "c", "tc"), default="",
                    help="t = translation, c = brightness/contrast, tc = both")
-    p.add_argument("--arch", choices=("bagan", "reference"), default="bagan",
-                   help="bagan = D as in bagan/models.py; reference = the reference CNN's design")
+    p.add_argument("--trunk", choices=("bagan", "reference"), default=None,
+                   help="D's trunk (bagan/models.py; default: the run's)")
     p.add_argument("--seed", type=cli.seed, default=0)
     return p
 
@@ -69,27 +69,22 @@ def main(argv=None):
     config = load_run(run)              # one line and exit 2 for a directory bagan/train.py did not write
     tag = "all" if config.get("keep_imbalance") else str(config["target_class"])
     needed = [run / f"{tag}_kept_indices.npy"] + ([run / f"{tag}_encoder.weights.h5"] if args.init else [])
-    if args.init and args.arch != "bagan":
-        raise UserError("--init loads the encoder into BAGAN's trunk: it needs --arch bagan")
     missing = [p.name for p in needed if not p.is_file()]
     if missing:
         raise UserError(f"{run} has no {', '.join(missing)}: its autoencoder phase has not finished")
     width = config["width"] if args.width is None else args.width
+    trunk = config.get("trunk", "bagan") if args.trunk is None else args.trunk
+    if args.init and (trunk, width) != (config.get("trunk", "bagan"), config["width"]):
+        raise UserError("--init loads the run's encoder: it needs the run's --trunk and --width")
     lr = config["lr"] if args.lr is None else args.lr
     k, shape = config["num_classes"], tuple(config["image_shape"])
     train, test = load_data(config, datasets.data_dir(config.get("data_dir")))[:2]
     train = training_subset(train, config)
     kept = np.load(run / f"{tag}_kept_indices.npy")
     keras.utils.set_random_seed(args.seed)
-    if args.arch == "reference":      # its input is uint8-valued: [-1, 1] mapped back to [0, 255]
-        from common.metrics.classifier import build_cnn
-        cnn = build_cnn(shape, k + 1)
-        inputs = keras.Input(shape)
-        d = keras.Model(inputs, cnn(keras.layers.Rescaling(127.5, offset=127.5)(inputs)))
-    else:
-        d = models.build_discriminator(shape, k, width=width)
+    d = models.build_discriminator(shape, k, width=width, trunk=trunk)
     if args.init:
-        encoder = models.build_encoder(shape, width=width)
+        encoder = models.build_encoder(shape, width=width, trunk=trunk)
         encoder.load_weights(run / f"{tag}_encoder.weights.h5")
         models.copy_trunk(encoder, d)
     d.compile(keras.optimizers.Adam(lr, beta_1=0.5), "sparse_categorical_crossentropy")
@@ -106,7 +101,7 @@ def main(argv=None):
         d.fit(ds, steps_per_epoch=every, epochs=1, verbose=0)
         pred = d.predict(test_x, verbose=0, batch_size=256)[:, :k].argmax(1)
         per_class = np.mean([np.mean(pred[test.labels == c] == c) for c in range(k) if np.any(test.labels == c)])
-        print(f"{args.arch} width {width} lr {lr:g} init {args.init} augment {args.augment or '-'} step {step}: "
+        print(f"{trunk} width {width} lr {lr:g} init {args.init} augment {args.augment or '-'} step {step}: "
               f"test accuracy {np.mean(pred == test.labels):.3f}, mean over classes {per_class:.3f} "
               f"({time.time() - start:.0f} s)", flush=True)
 

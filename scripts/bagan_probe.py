@@ -99,8 +99,9 @@ def main(argv=None):
     g_probs = pipeline.class_probabilities(y, config["gmode"], k)
     model = Probe(shape, k, d_probs=d_probs, g_probs=g_probs, width=config["width"], seed=seed,
                   loss=args.loss or config.get("loss", "logits"),
-                  ms_lambda=config.get("ms_lambda", 0.0) if args.ms_lambda is None else args.ms_lambda)
-    encoder = models.build_encoder(shape, width=config["width"])
+                  ms_lambda=config.get("ms_lambda", 0.0) if args.ms_lambda is None else args.ms_lambda,
+                  trunk=config.get("trunk", "bagan"))
+    encoder = models.build_encoder(shape, width=config["width"], trunk=config.get("trunk", "bagan"))
     encoder.load_weights(run / f"{tag}_encoder.weights.h5")
     model.generator.load_weights(run / f"{tag}_decoder.weights.h5")
     models.copy_trunk(encoder, model.discriminator)

@@ -19,8 +19,7 @@ def test_bad_flags_and_unfinished_runs_are_one_line_errors(tmp_path):
     for args, expected in ((["--width", "0", str(tmp_path)], "--width: 0.0 is out of range"),
                            ([str(tmp_path / "none")], "is not a BAGAN result directory"),
                            ([str(unfinished)], "has no all_kept_indices.npy"),
-                           ([str(unfinished), "--init", "--arch", "reference"], "it needs --arch bagan"),
-                           ([str(unfinished), "--arch", "vgg"], "invalid choice: 'vgg'")):
+                           ([str(unfinished), "--trunk", "vgg"], "invalid choice: 'vgg'")):
         result = run(*args)
         assert result.returncode == 2, result.stderr
         assert expected in result.stderr

@@ -71,6 +71,7 @@ def test_claims_name_the_options_that_differ_from_the_profile():
     config = _config([*base, "--d-warmup", "300", "--ms-lambda", "1"])
     assert evaluate.options_suffix(config) == " (D warm-up 300 steps; mode-seeking lambda 1)"
     assert evaluate.options_suffix(_config([*base, "--d-lr-scale", "4"])) == " (D's learning rate x4)"
+    assert evaluate.options_suffix(_config([*base, "--trunk", "reference"])) == " (reference trunk for E and D)"
     old = {k: v for k, v in _config(["--profile", "quick"]).items() if k != "d_warmup"}
     assert evaluate.options_suffix(old) == ""                                            # MNIST: 0 is its profile's
     old_gtsrb = {k: v for k, v in _config([*base, "--ms-lambda", "1"]).items() if k != "d_warmup"}

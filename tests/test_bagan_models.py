@@ -93,3 +93,25 @@ def test_gp_networks_pad_and_crop():
     assert x.shape == (3, 28, 28, 1)
     assert d([x, y]).shape == (3, 1)
     assert models.build_gp_encoder(shape).output_shape == (None, 128)
+
+
+def test_reference_trunk_is_the_reference_classifiers_design():
+    from common.metrics.classifier import build_cnn
+    d = models.build_discriminator((32, 32, 3), 43, width=0.25, trunk="reference")
+    assert d.count_params() == build_cnn((32, 32, 3), 44).count_params()     # K + 1 outputs
+    trunk = d.get_layer("trunk")
+    assert [l.name for l in trunk.layers if "bn" in l.name] == ["bn_1", "bn_2"]
+    assert models.build_encoder((28, 28, 1), trunk="reference").output_shape == (None, models.LATENT_DIM)
+
+
+def test_copy_trunk_copies_the_reference_trunks_batch_statistics():
+    e = models.build_encoder((28, 28, 1), width=0.25, trunk="reference")
+    d = models.build_discriminator((28, 28, 1), 10, width=0.25, trunk="reference")
+    e.get_layer("trunk").get_layer("bn_1").moving_mean.assign(np.full(32, 0.5, "float32"))
+    models.copy_trunk(e, d)
+    np.testing.assert_array_equal(d.get_layer("trunk").get_layer("bn_1").moving_mean.numpy(), 0.5)
+
+
+def test_unknown_trunk_is_refused():
+    with pytest.raises(ValueError, match="unknown trunk"):
+        models.build_trunk((28, 28, 1), trunk="vgg")

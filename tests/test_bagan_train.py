@@ -307,3 +307,20 @@ def test_profiles_keep_the_originals_settings_outside_quick():
     for name in ("paper", "smoke"):
         assert bagan_run.PROFILES[name]["real_sampling"] == "natural"
         assert bagan_run.PROFILES[name]["ae_patience"] is None
+
+
+def test_reference_trunk_trains_and_evaluates(folder, tmp_path):
+    """--trunk reference: E and D get the reference classifier's design; evaluate loads D with it."""
+    from bagan import evaluate
+    res = bagan_train.main(["-D", str(folder), "-u", "0.5", "-c", "0", "-e", "1", "--ae-epochs", "1",
+                            "--trunk", "reference", "--out", str(tmp_path), *FAST])
+    assert json.loads((res / "config.json").read_text())["config"]["trunk"] == "reference"
+    metrics = evaluate.main([str(res), "--profile", "smoke", "--skip-classifiers"])
+    assert 0 <= metrics["per_class"]["0"]["d_accuracy_real_test"] <= 1
+
+
+def test_reference_trunk_is_bagans_not_bagan_gps(tmp_path):
+    r = _cli("--variant", "gp", "--trunk", "reference", "--out", str(tmp_path))
+    assert r.returncode == 2 and len(_error_lines(r.stderr)) == 1
+    assert "BAGAN-GP has its own networks" in r.stderr
+    assert not any(tmp_path.iterdir())

@@ -83,12 +83,15 @@ class InfoGAN(GAN):
     info term is also in D's loss, so it trains the shared trunk (official); q_with: which
     optimizer trains the Q head, "d" (official: built in D's scope) or "g" (kalpak92); fixed_std:
     Q's continuous codes have std 1 (official); z_prior: "normal" N(0, I) (kalpak92) or "uniform"
-    U(-1, 1) (official); leak: the LeakyReLU slope of D's trunk and Q head (0.1 kalpak92, 0.01 official)."""
+    U(-1, 1) (official); leak: the LeakyReLU slope of D's trunk and Q head (0.1 kalpak92, 0.01 official);
+    openai_details: the rest of openai/InfoGAN's code (option --openai-details): D sees [0, 1] images,
+    truncated-normal conv init, a bias on G's last layer, and the G step draws fresh codes (there
+    each sess.run samples its own) instead of reusing the D step's."""
     loss_names = ("d_loss", "g_loss", "info_cat", "info_cont")
 
     def __init__(self, seed=0, cat_weight=1.0, cont_weight=INFO_WEIGHT, info_in_d=False, q_with="g",
                  fixed_std=False, z_prior="normal", leak=0.1, num_categories=models.INFO_CAT,
-                 image_shape=models.IMAGE_SHAPE, **kwargs):
+                 image_shape=models.IMAGE_SHAPE, openai_details=False, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.cat_weight, self.cont_weight = float(cat_weight), float(cont_weight)
         if q_with not in ("d", "g"):
@@ -96,10 +99,11 @@ class InfoGAN(GAN):
         if z_prior not in ("normal", "uniform"):
             raise ValueError(f"z_prior must be 'normal' or 'uniform', not {z_prior!r}")
         self.info_in_d, self.q_with, self.fixed_std = bool(info_in_d), q_with, bool(fixed_std)
-        self.z_prior = z_prior
+        self.z_prior, self.fresh_g_codes = z_prior, bool(openai_details)
         self.num_categories, self.image_shape = int(num_categories), tuple(image_shape)
-        self.generator = models.infogan_generator(self.num_categories, self.image_shape)
-        self.discriminator = models.infogan_discriminator(self.image_shape, self.num_categories, leak=leak)
+        self.generator = models.infogan_generator(self.num_categories, self.image_shape, out_bias=openai_details)
+        self.discriminator = models.infogan_discriminator(self.image_shape, self.num_categories, leak=leak,
+                                                          openai=openai_details)
 
     @property
     def q_head(self):
@@ -174,6 +178,9 @@ class InfoGAN(GAN):
                 d_loss = self.mean(self.d_objective(d_real, d_fake, logits, index, mu, log_var, cont))
             with g_tape.stop_recording():
                 self.step(self.d_optimizer, d_tape, d_loss, self.discriminator_variables)
+            if self.fresh_g_codes:
+                z, index, cont = self.sample_codes(tf.shape(real)[0])
+                fake = self.generator([z, tf.one_hot(index, self.num_categories), cont], training=True)
             d_out, logits, mu, log_var = self.discriminator(fake, training=True)
             g_loss, ce, nll = self.g_objective(d_out, logits, index, mu, log_var, cont)
             g_loss = self.mean(g_loss)
@@ -185,7 +192,7 @@ def build(model, seed=0, lr=2e-4, jit_compile=False, variant=None, num_classes=m
           image_shape=models.IMAGE_SHAPE):
     """A function that returns the compiled GAN `model` ("cgan" or "infogan") with the original's
     optimizers (for common.training.train). InfoGAN: `variant` is a row of variants.INFOGAN_VARIANTS
-    (d_lr, g_lr, cat_weight, cont_weight, info_in_d, q_with, fixed_std, z_prior, leak); None = kalpak92 with both rates `lr`.
+    (d_lr, g_lr, cat_weight, cont_weight, info_in_d, q_with, fixed_std, z_prior, leak[, openai_details]); None = kalpak92 with both rates `lr`.
     num_classes, image_shape: MNIST's by default; a folder's (the InfoGAN gets one category per class)."""
     def make():
         if model == "cgan":
@@ -196,7 +203,8 @@ def build(model, seed=0, lr=2e-4, jit_compile=False, variant=None, num_classes=m
             gan = InfoGAN(seed=seed, cat_weight=v.get("cat_weight", 1.0), cont_weight=v.get("cont_weight", INFO_WEIGHT),
                           info_in_d=v.get("info_in_d", False), q_with=v.get("q_with", "g"),
                           fixed_std=v.get("fixed_std", False), z_prior=v.get("z_prior", "normal"),
-                          leak=v.get("leak", 0.1), num_categories=num_classes, image_shape=image_shape)
+                          leak=v.get("leak", 0.1), num_categories=num_classes, image_shape=image_shape,
+                          openai_details=v.get("openai_details", False))
             opts = dict(d_optimizer=keras.optimizers.Adam(v["d_lr"], beta_1=0.5),
                         g_optimizer=keras.optimizers.Adam(v["g_lr"], beta_1=0.5))
         gan.compile(**opts, jit_compile=jit_compile)

@@ -56,7 +56,7 @@ def cgan_generator(z_dim=CGAN_Z, num_classes=NUM_CLASSES, image_shape=IMAGE_SHAP
     return keras.Model([z, label], x, name=name)                # 13 -> 28
 
 
-def _upsampler(x, image_shape, gamma_mean, activation):
+def _upsampler(x, image_shape, gamma_mean, activation, out_bias=False):
     """The InfoGAN generator's stack for any (H, W, C): dense 1024, dense to a (ceil(H/4), ceil(W/4),
     128) map, two stride-2 transposed convs (64, C), cropped to H x W. At 28x28x1 it is the InfoGAN's
     own network, so a folder's images get the architecture the original used at MNIST's size."""
@@ -72,7 +72,7 @@ def _upsampler(x, image_shape, gamma_mean, activation):
     x = layers.Conv2DTranspose(64, 4, 2, padding="same", use_bias=False, kernel_initializer=_conv_init,
                                name="deconv_3")(x)
     x = layers.ReLU(name="relu_3")(_bn("bn_3", gamma_mean)(x))
-    x = layers.Conv2DTranspose(c, 4, 2, padding="same", use_bias=False, activation=activation,
+    x = layers.Conv2DTranspose(c, 4, 2, padding="same", use_bias=out_bias, activation=activation,
                                kernel_initializer=_conv_init, name="deconv_out")(x)
     if (4 * h0, 4 * w0) != (h, w):
         x = layers.Cropping2D(((0, 4 * h0 - h), (0, 4 * w0 - w)), name="crop")(x)
@@ -98,28 +98,33 @@ def cgan_discriminator(num_classes=NUM_CLASSES, image_shape=IMAGE_SHAPE, name="d
 
 
 # ---------------------------------------------------------------- InfoGAN
-def infogan_generator(num_categories=INFO_CAT, image_shape=IMAGE_SHAPE, name="generator"):
+def infogan_generator(num_categories=INFO_CAT, image_shape=IMAGE_SHAPE, name="generator", out_bias=False):
     """num_categories: the categorical code's size (one per class of a user's folder); at 28x28x1
-    the original's network (`_upsampler` builds the same layers for any image shape)."""
+    the original's network (`_upsampler` builds the same layers for any image shape). out_bias: a
+    bias on the last transposed conv (openai/InfoGAN's custom_deconv2d has one)."""
     z = keras.Input((INFO_Z,), name="z")
     code = keras.Input((num_categories,), name="one_hot_code")
     cont = keras.Input((INFO_CONT,), name="continuous_codes")
     x = layers.Concatenate(name="latent")([z, code, cont])
-    x = _upsampler(x, image_shape, 1.0, "sigmoid")
+    x = _upsampler(x, image_shape, 1.0, "sigmoid", out_bias)
     x = layers.Rescaling(2.0, offset=-1.0, name="to_tanh_range")(x)   # [0, 1] -> [-1, 1]
     return keras.Model([z, code, cont], x, name=name)
 
 
-def infogan_discriminator(image_shape=IMAGE_SHAPE, num_categories=INFO_CAT, leak=0.1, name="discriminator"):
+def infogan_discriminator(image_shape=IMAGE_SHAPE, num_categories=INFO_CAT, leak=0.1, name="discriminator",
+                          openai=False):
     """image -> (real/fake logit, category logits, means, log-variances), with nested models
     `trunk`, `d_head` and `q_head` so the two optimizers can own their parts; leak: the LeakyReLU
-    slope (kalpak92 0.1, openai/InfoGAN 0.01)."""
+    slope (kalpak92 0.1, openai/InfoGAN 0.01). openai: openai/InfoGAN's details, D sees its images
+    on [0, 1] (its MeanBernoulli output) and its convs start truncated-normal (custom_conv2d)."""
     image = keras.Input(image_shape, name="image")
+    x = layers.Rescaling(0.5, offset=0.5, name="to_unit_range")(image) if openai else image
+    conv_init = keras.initializers.TruncatedNormal(0.0, 0.02) if openai else _conv_init
     # The original's first conv keeps PyTorch's default bias (REFERENCE 3b says bias-free; its code
     # does not): on the suite's [-1, 1] images it is what lets D cancel the -1 background.
-    x = layers.Conv2D(64, 4, 2, padding="same", kernel_initializer=_conv_init, name="conv_1")(image)
+    x = layers.Conv2D(64, 4, 2, padding="same", kernel_initializer=conv_init, name="conv_1")(x)
     x = layers.LeakyReLU(leak, name="lrelu_1")(x)
-    x = layers.Conv2D(128, 4, 2, padding="same", use_bias=False, kernel_initializer=_conv_init, name="conv_2")(x)
+    x = layers.Conv2D(128, 4, 2, padding="same", use_bias=False, kernel_initializer=conv_init, name="conv_2")(x)
     x = layers.LeakyReLU(leak, name="lrelu_2")(_bn("bn_2", 1.0)(x))
     x = layers.Flatten(name="flatten")(x)                      # the original's k7 conv 7 -> 1, as dense
     x = layers.Dense(1024, use_bias=False, kernel_initializer=_conv_init, name="conv_3")(x)

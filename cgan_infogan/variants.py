@@ -9,17 +9,21 @@ Kept free of TensorFlow: train.py's argument parser lists them before anything h
 #     built in the d_net scope, so D's optimizer (2e-4) trains it, not G's (1e-3): q_with "d";
 #     Uniform(1, fix_std=True) codes; noise Uniform(62), i.e. z ~ U(-1, 1): z_prior; leaky_rectify's
 #     leak 0.01 in D and Q (custom_ops.py): leak).
+# openai_details (--openai-details, official only): the rest of openai's code, D on [0, 1] images,
+#   truncated-normal conv init, G's last-layer bias, fresh codes for the G step; off in both rows,
+#   so the runs measured before it reload as they were trained.
 INFOGAN_VARIANTS = {
     "kalpak92": dict(d_lr=2e-4, g_lr=2e-4, cat_weight=1.0, cont_weight=0.1, info_in_d=False, q_with="g",
-                     fixed_std=False, z_prior="normal", leak=0.1),
+                     fixed_std=False, z_prior="normal", leak=0.1, openai_details=False),
     "official": dict(d_lr=2e-4, g_lr=1e-3, cat_weight=1.0, cont_weight=1.0, info_in_d=True, q_with="d",
-                     fixed_std=True, z_prior="uniform", leak=0.01),
+                     fixed_std=True, z_prior="uniform", leak=0.01, openai_details=False),
 }
 
 
 def infogan_settings(config):
-    """The InfoGAN variant's row, with --lr (if given) for both rates."""
+    """The InfoGAN variant's row, with --lr (if given) for both rates and --openai-details."""
     row = dict(INFOGAN_VARIANTS[config.get("infogan_variant", "kalpak92")])
+    row["openai_details"] = bool(config.get("openai_details"))
     if config.get("lr"):
         row.update(d_lr=config["lr"], g_lr=config["lr"])
     return row

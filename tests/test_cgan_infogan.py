@@ -347,6 +347,32 @@ def test_official_noise_prior_and_leak():
     assert variants.variant_of(dict(before, variant="official"))["z_prior"] == "normal"
 
 
+def test_openai_details():
+    """--openai-details: D sees (x + 1) / 2, its convs start truncated-normal (|w| <= 2 std), G's
+    last layer has a bias, and each training step draws the G step's codes afresh; without it (and
+    in a run made before it) none of these."""
+    row = dict(variants.INFOGAN_VARIANTS["official"], openai_details=True)
+    exact, before = gan.build("infogan", variant=row)(), gan.build("infogan", variant=variants.INFOGAN_VARIANTS["official"])()
+    trunk = exact.discriminator.get_layer("trunk")
+    x = tf.constant([[-1.0, 0.0, 1.0]])
+    np.testing.assert_allclose(trunk.get_layer("to_unit_range")(x).numpy(), [[0.0, 0.5, 1.0]])
+    for name in ("conv_1", "conv_2"):
+        assert float(tf.reduce_max(tf.abs(trunk.get_layer(name).kernel))) <= 0.04
+    assert exact.generator.get_layer("deconv_out").use_bias and not before.generator.get_layer("deconv_out").use_bias
+    assert "to_unit_range" not in [layer.name for layer in before.discriminator.get_layer("trunk").layers]
+    for model, draws in ((exact, 2), (before, 1)):
+        calls = []
+        sample = model.sample_codes
+        model.sample_codes = lambda n: calls.append(n) or sample(n)
+        logs = model.train_step(tf.random.uniform((4, 28, 28, 1), -1, 1, seed=3))
+        assert len(calls) == draws and all(np.isfinite(float(v)) for v in logs.values())
+    old = {k: v for k, v in variants.INFOGAN_VARIANTS["official"].items() if k != "openai_details"}
+    assert variants.variant_of(dict(old, variant="official"))["openai_details"] is False
+    assert variants.infogan_settings({"infogan_variant": "official", "openai_details": True})["openai_details"]
+    named = run.run_dir_of({"profile": "quick", "infogan_variant": "official", "openai_details": True, "out": "r"})
+    assert named.as_posix() == "r/mnist_quick_official_openai"
+
+
 def test_code_range_sweeps():
     perm = np.arange(10)
     _, _, cont = synthetic.infogan_codes(200, "noise2", perm, code_range=1.0)
@@ -373,6 +399,8 @@ def test_mapping_log_rows(tmp_path):
     row = json.loads((tmp_path / "headline.json").read_text())[0]
     assert row["metric"] == "InfoGAN code->digit mapping accuracy after 2 epochs (official variant)"
     assert row["value"] == pytest.approx(0.1) and row["target"] == ">= 0.95"
+    run.write_mapping_headline(tmp_path, "official", openai_details=True)
+    assert json.loads((tmp_path / "headline.json").read_text())[0]["metric"].endswith("(official variant, openai's details)")
     run.write_mapping_headline(tmp_path, "kalpak92")
     assert json.loads((tmp_path / "headline.json").read_text())[0]["target"] is None
 
@@ -380,6 +408,7 @@ def test_mapping_log_rows(tmp_path):
 @pytest.mark.parametrize("module, args", [
     ("cgan_infogan.train", ["--variant", "openai"]),
     ("cgan_infogan.train", ["--mapping-every", "-1"]),
+    ("cgan_infogan.train", ["--model", "infogan", "--openai-details"]),      # kalpak92's variant
     ("cgan_infogan.evaluate", ["RUN", "--code-range", "0"]),
     ("cgan_infogan.evaluate", ["RUN", "--code-range", "5"]),
     ("cgan_infogan.generate", ["RUN", "--model", "infogan", "--num", "10", "--output", "x.npz", "--code-range", "x"]),

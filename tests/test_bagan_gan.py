@@ -250,3 +250,18 @@ def test_build_starts_bagan_gp_from_its_embedding_and_decoder():
         assert opt.beta_1 == 0.5 and opt.beta_2 == 0.9
     z = gan.BAGANGP.latents(np.array([0, 2]), np.random.default_rng(0))
     assert z.shape == (2, 128) and gan.BAGANGP.generator_inputs(z, "y") == [z, "y"]
+
+
+def test_reference_trunk_judges_g_on_ds_running_statistics():
+    """trunk "reference": D's batch norm learns its statistics in D's step only; G's step is judged
+    with them (inference mode), so the loss G minimises is the one D gives at evaluation."""
+    model = gan.build(_config("bagan", trunk="reference"))()
+    bn = model.discriminator.get_layer("trunk").get_layer("bn_1")
+    real = tf.random.uniform((8, 16, 16, 1), -1, 1, seed=4)
+    labels = tf.constant([0, 1, 2, 0, 1, 2, 0, 1])
+    before = bn.moving_mean.numpy().copy()
+    model._g_loss(real, training=True)
+    np.testing.assert_array_equal(bn.moving_mean.numpy(), before)          # G's step: running statistics
+    model._d_loss(real, labels, training=True)
+    assert not np.allclose(bn.moving_mean.numpy(), before)                 # D's step: batch statistics
+    assert gan.build(_config("bagan"))().judge_in_training_mode            # the original's: dropout on

@@ -44,7 +44,8 @@ PROFILES = {
 # colour blobs (the mode-seeking term, chosen on MNIST, made that faster); seed 0, 110 epochs:
 # generated accuracy 0.658 with them against 0.541 (docs/results-log.md, BAGAN, session 14).
 # --d-lr-scale 4 gave 0.730 at seed 0 (D's held-out class accuracy 0.729 -> 0.795; session 17): one
-# seed, still short of the targets, so not made the profile's yet.
+# seed, still short of the targets, so not made the profile's yet. With --trunk reference as well: 0.846
+# (D's held-out 0.911; BAGAN - plain -0.63 points; session 18), one seed, targets still not met.
 DATASET_PROFILES = {
     "GTSRB": {"quick": dict(epochs=110, ae_epochs=80, ae_patience=12, train_limit=None, test_limit=512,
                             sample_every=10, d_warmup=600, ms_lambda=0.0)},

@@ -25,7 +25,7 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 # Keys added after runs were already made, at the value those runs had: an old run without the key
 # resumes under the default.
 ADDED_KEYS = {"precision": "float32", "ms_lambda": 0.0, "mismatch": 0.0, "d_warmup": 0, "d_lr_scale": 1.0,
-              "trunk": "bagan", "openai_details": False}   # keys added after runs were written
+              "trunk": "bagan", "openai_details": False, "mismatch_gp": False}   # keys added after runs were written
 STATE_FILE = "state.json"          # written by common.training once a checkpoint exists
 CONFIG_FILE = "config.json"
 LOCK_FILE = "run.lock"             # "PID host" of the process training in a run directory

@@ -332,7 +332,8 @@ def options_suffix(train_config):
     the originals' design's."""
     options = ([f"MSGAN lambda {train_config['ms_lambda']:g}, {train_config.get('ms_dropout')} dropout"]
                if train_config.get("ms_lambda") else []) + (
-        [f"matching-aware critic {train_config['mismatch']:g}"] if train_config.get("mismatch") else []) + (
+        [f"matching-aware critic {train_config['mismatch']:g}"
+         + (", penalised on both lines" if train_config.get("mismatch_gp") else "")] if train_config.get("mismatch") else []) + (
         ["pairs rotated, as the TF original"] if train_config.get("rotate") else [])
     # a critic other than the profile's (its capacity to judge pairs is a measured question, issue #21)
     layers = train_config.get("critic_inner_layers")
@@ -340,6 +341,9 @@ def options_suffix(train_config):
             "critic_inner_layers", layers):
         widths = ",".join(map(str, train_config.get("critic_widths") or train_config["widths"]))
         options.append(f"critic widths {widths}, {_count(layers, 'inner layer')}")
+    dropout = train_config.get("critic_dropout")
+    if dropout is not None and dropout != TRAIN_PROFILES.get(train_config.get("profile"), {}).get("critic_dropout", dropout):
+        options.append(f"critic dropout {dropout:g}")
     return f" ({'; '.join(options)})" if options else ""
 
 

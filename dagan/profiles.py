@@ -1,10 +1,11 @@
 """Every default of DAGAN training, by profile (smoke, quick, paper); flags override them."""
 # critic_dropout 0.5: both originals; ms_lambda 0: no mode-seeking term, as the originals;
 # ms_dropout "independent": MSGAN as published (matters only with ms_lambda > 0); mismatch 0: the
-# critic sees no real pairs of different characters, as the originals
+# critic sees no real pairs of different characters, as the originals; mismatch_gp False: the penalty
+# only on the lines to G's images (as before the option existed)
 SHARED = dict(dataset="omniglot", image_size=None, train_classes=None, val_classes=None, z_dim=100,
               dropout=0.5, critic_dropout=0.5, critic_steps=5, gp_weight=10.0, gp_axes="sample", lr=1e-4,
-              ms_lambda=0.0, ms_dropout="independent", mismatch=0.0, rotate=False, wide_connections=False,
+              ms_lambda=0.0, ms_dropout="independent", mismatch=0.0, mismatch_gp=False, rotate=False, wide_connections=False,
               steps_per_epoch=None)
 PROFILES = {
     # seconds: checks that everything runs

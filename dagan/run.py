@@ -62,6 +62,10 @@ def parser():
                         "scores a real image of another character against the source, so that the critic "
                         "judges the pair and G must keep the source's character (default 0 = the originals; "
                         "GAN-CLS uses 0.5)")
+    g.add_argument("--mismatch-gp", dest="mismatch_gp", action="store_true", default=None,
+                   help="with --mismatch: the gradient penalty also on the lines from the target to the other "
+                        "character's image, in the negative term's shares (WGAN-GP bounds the critic only where "
+                        "it is penalised; without it the penalty spiked from 2,000 iterations on)")
     g.add_argument("--batch-renorm", action="store_true", default=None,
                    help="batch renormalisation in G, as the TF original (paper profile)")
     g.add_argument("--critic-steps", type=positive_int, default=None, help="critic updates per G update (5)")
@@ -113,6 +117,8 @@ def train(argv=None):
     """What `python -m dagan.train ARGV` does (dagan.augment trains through it too); returns the run dir."""
     args = cli.parse_args(parser(), argv, PROFILES)
     config = cli.resolve(args, PROFILES, exclude=NOT_CONFIG)
+    if config["mismatch_gp"] and not config["mismatch"]:
+        raise UserError("--mismatch-gp penalises the matching-aware critic's negatives: give --mismatch too")
     config["widths"] = list(config["widths"])
     if config.get("critic_widths"):
         config["critic_widths"] = list(config["critic_widths"])

@@ -87,11 +87,15 @@ def test_claims_name_the_generators_iterations_and_the_classifiers_epochs():
     # the epochs its checkpoint holds, not the config's, when a resume to more epochs was cut short
     assert claim_suffix(quick, epochs=30).startswith(", 1,500 generator iterations")
     assert claim_suffix(dict(quick, rotate=True)).endswith("(matching-aware critic 0.5; pairs rotated, as the TF original)")
+    assert claim_suffix(dict(quick, mismatch_gp=True)).endswith("(matching-aware critic 0.5, penalised on both lines)")
     # a critic other than its profile's is named; the profile's own is not
     paper_critic = dict(quick, profile="quick", widths=[16, 16, 32, 32], critic_widths=[64, 64, 128, 128],
                         critic_inner_layers=5)
     assert claim_suffix(paper_critic).endswith("; critic widths 64,64,128,128, 5 inner layers)")
     assert "critic widths" not in claim_suffix(dict(quick, profile="quick", critic_inner_layers=1))
+    # so is a critic dropout other than its profile's (0.5, the originals')
+    assert claim_suffix(dict(quick, profile="quick", critic_inner_layers=1, critic_dropout=0.0)).endswith("; critic dropout 0)")
+    assert "dropout" not in claim_suffix(dict(quick, profile="quick", critic_inner_layers=1, critic_dropout=0.5))
     spread, kept = {"sources": 100, "draws": 8, "ratio": 0.3, "within": 0.1, "between": 0.3}, \
         {"generated": 0.1, "real": 0.3, "chance": 0.01}
     rows = variety_rows(spread, kept, claim_suffix(quick))
@@ -213,6 +217,43 @@ def test_matching_aware_critic_loss_by_hand():
     assert float(d_loss) == pytest.approx(-1.5) and float(wasserstein) == pytest.approx(1.5)
     with pytest.raises(ValueError, match="mismatch"):
         gan.DAGAN(generator, critic, z_dim=3, mismatch=1.0)
+
+
+def test_matching_aware_penalty_mixes_both_lines(monkeypatch):
+    import keras
+    # a stub penalty: the mean pixel of the line's far end (G's zeros -> 0, the others' -1 -> -1), so
+    # the mixture (1 - m) GP(target -> fake) + m GP(target -> other) is 0.5 * 0 + 0.5 * -1 = -0.5
+    calls = []
+    def stub(critic, conditioning, real, far, alpha, axes):
+        calls.append(float(tf.reduce_mean(real)))
+        return tf.reduce_mean(far, axis=[1, 2, 3])
+    monkeypatch.setattr(gan, "gradient_penalty", stub)
+    shape = (2, 2, 1)
+    cand, x_i, z = keras.Input(shape), keras.Input(shape), keras.Input((3,))
+    dense = keras.layers.Dense(1, kernel_initializer=keras.initializers.Constant(0.25), bias_initializer="zeros")
+    critic = keras.Model([cand, x_i], dense(keras.layers.Flatten()(cand)))
+    generator = keras.Model([x_i, z], keras.layers.Lambda(lambda t: t * 0.0)(x_i))
+    ones = tf.ones((4, *shape))
+    for mismatch_gp, gp_expected in ((False, 0.0), (True, -0.5)):
+        model = gan.DAGAN(generator, critic, z_dim=3, critic_steps=1, gp_weight=1.0, mismatch=0.5,
+                          mismatch_gp=mismatch_gp, seed=0)
+        model.compile(d_optimizer=keras.optimizers.SGD(0.0), g_optimizer=keras.optimizers.SGD(0.0))
+        d_loss, gp, _ = model.critic_step(tf.zeros((4, *shape)), ones, -ones)
+        assert float(gp) == pytest.approx(gp_expected) and float(d_loss) == pytest.approx(-1.5 + gp_expected)
+    assert calls == [1.0, 1.0, 1.0]                       # every line starts at the real target
+    with pytest.raises(ValueError, match="mismatch_gp needs mismatch"):
+        gan.DAGAN(generator, critic, z_dim=3, mismatch_gp=True)
+
+
+def test_mismatch_gp_without_mismatch_is_refused(tmp_path, capsys):
+    from common import cli
+    from dagan.run import train
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(train)(["--profile", "smoke", "--mismatch-gp", "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "give --mismatch too" in err[0]
+    assert not any(tmp_path.iterdir())
 
 
 def test_pairs_resume_exactly():

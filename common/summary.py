@@ -122,12 +122,13 @@ def met(ours, target):
     return {">=": ours >= bound, "<=": ours <= bound, ">": ours > bound, "<": ours < bound}[op]
 
 
-def scoreboard_rows(table):
+def scoreboard_rows(table, kept=None):
     """The scoreboard's rows of `table`'s headline metrics: seeds the headline's, else the run's
     config.json's, else status.json's. Of rows with the same KEY and seeds the newest headline.json's,
     with a line for each other one that measured something else (identical ones are dropped quietly);
     runs of one claim at single, different seeds become one row: their mean, the seeds listed, each
-    run's command."""
+    run's command. `kept` (earlier scoreboard rows) adds its single-seed rows of a claim re-measured
+    at other single seeds to that mean, so seeds measured on other machines still count."""
     rows = table[table["metric"].notna()].sort_values("written", kind="stable")
     board = pd.DataFrame({
         "package": rows["package"], "claim": rows["metric"], "paper": rows["paper_value"],
@@ -136,6 +137,8 @@ def scoreboard_rows(table):
         "seeds": [_seeds(_first(s, seed)) for s, seed in zip(rows["seeds"], rows["seed"])],
         "command": rows["command"]}, columns=SCOREBOARD)
     board = _newest(board, rows, KEY + ["seeds"])
+    if kept is not None and len(board):
+        board = _with_kept(kept, board)
     pooled = []
     for _, group in board.groupby(KEY, sort=False, dropna=False):
         seeds = group["seeds"].tolist()
@@ -148,7 +151,33 @@ def scoreboard_rows(table):
             pooled.append(row.to_frame().T)
         else:
             pooled.append(group)
-    return _newest(pd.concat(pooled), rows, KEY)
+    return _newest(pd.concat(pooled), rows, KEY) if pooled else board
+
+
+def _with_kept(kept, board):
+    """`board` (rows of one seed each) with `kept`'s rows of a claim that `board` re-measured only at
+    single seeds: a kept row of another single seed joins the mean; a kept mean that already counts
+    these runs (more seeds, each run's command among its commands) stands, and their rows leave
+    `board`. Kept rows are indexed apart from `board`'s, which _newest looks up in the table."""
+    single = lambda seeds: all(isinstance(x, str) and x.isdigit() for x in seeds)
+    kept = kept.assign(seeds=kept["seeds"].map(_seeds))
+    keys = lambda frame: [tuple(k) for k in frame[KEY].astype(str).to_numpy()]
+    joins, counted = [], set()
+    for key, group in board.assign(_key=keys(board)).groupby("_key", sort=False):
+        if not single(group["seeds"]):
+            continue
+        for i, row in kept[[k == key for k in keys(kept)]].iterrows():
+            seeds = str(row["seeds"]).split(",")
+            if single(seeds) and len(seeds) == 1 and seeds[0] not in set(group["seeds"]):
+                joins.append(i)
+            elif (single(seeds) and set(group["seeds"]) < set(seeds)
+                  and all(c in str(row["command"]) for c in group["command"])):
+                counted.add(key)
+                print(f"scoreboard: {key[1]!r} keeps its mean over seeds {row['seeds']}, which counts "
+                      f"the runs of seeds {','.join(group['seeds'])}")
+    pool = kept.loc[joins, SCOREBOARD]
+    board = board[[k not in counted for k in keys(board)]]
+    return pd.concat([pool.set_axis([f"kept {i}" for i in range(len(pool))]), board])
 
 
 def _newest(board, rows, key):
@@ -157,23 +186,26 @@ def _newest(board, rows, key):
     keys = pd.Series(list(map(tuple, board[key].astype(str).to_numpy())), index=board.index)
     newest = keys.duplicated(keep="last")
     last = dict(zip(keys[~newest], board.index[~newest]))
+    where = lambda i: rows.at[i, "run_dir"] if i in rows.index else "the scoreboard"
     for old in board.index[newest]:
         new = last[keys[old]]
         if not all(board.at[old, c] == board.at[new, c] or (pd.isna(board.at[old, c]) and pd.isna(board.at[new, c]))
                    for c in ("ours", "command")):
-            print(f"scoreboard: {board.at[new, 'claim']!r} from {rows.at[new, 'run_dir']} replaces "
-                  f"{rows.at[old, 'run_dir']}")
+            print(f"scoreboard: {board.at[new, 'claim']!r} from {where(new)} replaces {where(old)}")
     return board[~newest]
 
 
 def update_scoreboard(path, table):
-    """Replace the rows of `path` that the runs in `table` measured again; keep the others."""
+    """Replace the rows of `path` that the runs in `table` measured again (pooling single seeds);
+    keep the others."""
     path = Path(path)
-    new = scoreboard_rows(table)
+    old = None
     if path.exists():
         old = pd.read_csv(path, dtype={"seeds": str})   # "0", "0,1,2": not read as numbers
         if list(old.columns) != SCOREBOARD:
             raise UserError(f"{path} is not a scoreboard (columns {', '.join(SCOREBOARD)})")
+    new = scoreboard_rows(table, kept=old)
+    if old is not None:
         fresh = set(map(tuple, new[KEY].astype(str).to_numpy()))
         old = old[[tuple(r) not in fresh for r in old[KEY].astype(str).to_numpy()]]
         new = pd.concat([old, new], ignore_index=True) if len(old) else new

@@ -172,3 +172,23 @@ def test_a_run_is_scored_under_the_package_of_its_command_and_not_while_it_train
     assert table.loc["accuracy, gtsrb", "package"] == "bagan" and table.loc["other", "package"] == "probe"
     assert "mapping" not in table.index
     assert "skipped, a run is still training in it" in capsys.readouterr().err
+
+
+def test_a_seed_measured_on_another_machine_joins_the_mean_once(tmp_path, capsys):
+    """The scoreboard's single-seed row of a claim re-measured at other seeds joins their mean; a second
+    summary keeps that mean (the kept seed's run is no longer on disk)."""
+    claim = {"paper": "BAGAN", "metric": "generated accuracy", "target": ">= 0.90"}
+    for seed, value in ((1, 0.80), (2, 0.90)):
+        _run(tmp_path / "results" / "bagan", f"seed_{seed}", [dict(claim, value=value, command=f"evaluate {seed}")],
+             written=2_000_000_000 + seed, config={"config": {"seed": seed, "profile": "quick"}})
+    board = tmp_path / "scoreboard.csv"
+    pd.DataFrame([["bagan", "generated accuracy", None, 0.70, ">= 0.90", False, "quick", "0", "evaluate 0"],
+                  ["bagan", "other claim", None, 1.0, None, None, "quick", "0", "evaluate 0"]],
+                 columns=summary.SCOREBOARD).to_csv(board, index=False)
+    for _ in range(2):
+        summary.update_scoreboard(board, summary.collect(tmp_path / "results"))
+        row = pd.read_csv(board, dtype={"seeds": str}).set_index("claim").loc["generated accuracy"]
+        assert row["ours"] == pytest.approx(0.80) and row["seeds"] == "0,1,2" and not row["met"]
+        assert row["command"] == "evaluate 0 ; evaluate 1 ; evaluate 2"
+    assert "keeps its mean over seeds 0,1,2, which counts the runs of seeds 1,2" in capsys.readouterr().out
+    assert len(pd.read_csv(board)) == 2

@@ -171,7 +171,7 @@ def _with_kept(kept, board):
             if single(seeds) and len(seeds) == 1 and seeds[0] not in set(group["seeds"]):
                 joins.append(i)
             elif (single(seeds) and set(group["seeds"]) < set(seeds)
-                  and all(c in str(row["command"]) for c in group["command"])):
+                  and all(isinstance(c, str) and c in str(row["command"]) for c in group["command"])):
                 counted.add(key)
                 print(f"scoreboard: {key[1]!r} keeps its mean over seeds {row['seeds']}, which counts "
                       f"the runs of seeds {','.join(group['seeds'])}")

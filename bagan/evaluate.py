@@ -13,7 +13,8 @@
     class, or the ten rarest of a run on the natural imbalance) of a classifier trained on the
     imbalanced set as it is ("plain"), with the target class -- or, for a run on the natural
     imbalance, every class -- filled up to the largest class's count by horizontal mirrors
-    ("mirror") and by BAGAN images ("bagan");
+    ("mirror"), by BAGAN images ("bagan") and, beyond the paper, by copies of the class's own images
+    ("copies": random oversampling, the baseline that tells whether G's images add anything);
 plus the latent sampler's throughput against the original's per-sample sampling, and for a run on
 the natural imbalance a grid of the ten rarest classes (real and generated rows, rarest_classes.png).
 Writes RUN_DIR/metrics.json, RUN_DIR/metrics.md and RUN_DIR/headline.json.
@@ -40,7 +41,8 @@ PROFILES = {
 # What a dataset changes in a profile (common.cli.profile_values), as bagan/profiles.py's table.
 # GTSRB: 3,921 training images give the plain classifier 31 steps per epoch (MNIST's 24k: 170), so
 # 2 epochs leave it untrained; 40 epochs took the same CNN to test accuracy 0.921 (15: 0.855) in 81 s
-# on the loaded 2-core CPU (util 1), so plain + mirror + BAGAN (3,921 + 2 x 9,675 images) ~7 min there.
+# on the loaded 2-core CPU (util 1), so plain + mirror + BAGAN (3,921 + 2 x 9,675 images) ~7 min there
+# (+ copies, 9,675 more: ~2.5 min alone).
 DATASET_PROFILES = {"GTSRB": {"quick": dict(clf_epochs=40)}}
 RAREST = 10          # the minority classes of a run on the natural imbalance (part (c), the grid)
 # Paper values (Figs. 7-9, read from the vector bar charts) for MNIST at 95 % drop (u = 0.05).
@@ -78,20 +80,29 @@ def rarest_classes(labels, num_classes, n=RAREST):
     return np.argsort(counts, kind="stable")[:min(n, num_classes)]
 
 
+def copies_fill(images, n, rng):
+    """n copies of randomly chosen images (random oversampling: the no-generator baseline)."""
+    return images[rng.integers(0, len(images), n)]
+
+
 def rebalance_classifiers(train_x, train_y, test_x, test_y, targets, minority, generator, num_classes,
                           epochs, seed):
     """Part (c): the same small CNN trained on the imbalanced set plain / mirrored / with BAGAN
-    images, each of the `targets` classes filled up to the largest class's count; accuracies on the
-    real test set: overall, mean over classes (each class's recall), and on the `minority` classes."""
+    images / with copies, each of the `targets` classes filled up to the largest class's count;
+    accuracies on the real test set: overall, mean over classes (each class's recall), and on the
+    `minority` classes. The copies are drawn after BAGAN's images, so those stay the same images
+    (and scores) as before the copies arm existed."""
     from common.metrics.classifier import predict_classes, train_classifier
     counts = np.bincount(train_y, minlength=num_classes)
     fill = np.concatenate([np.full(counts.max() - counts[c], c) for c in targets]).astype(train_y.dtype)
     rng = np.random.default_rng(seed)
     mirrored = [mirror_fill(train_x[train_y == c], int(np.sum(fill == c)), rng) for c in targets]
     generated = generator(fill, rng) if len(fill) else train_x[:0]
+    copies = [copies_fill(train_x[train_y == c], int(np.sum(fill == c)), rng) for c in targets]
     sets = {"plain": (train_x, train_y),
             "mirror": (np.concatenate([train_x, *mirrored]), np.concatenate([train_y, fill])),
-            "bagan": (np.concatenate([train_x, generated]), np.concatenate([train_y, fill]))}
+            "bagan": (np.concatenate([train_x, generated]), np.concatenate([train_y, fill])),
+            "copies": (np.concatenate([train_x, *copies]), np.concatenate([train_y, fill]))}
     in_minority = np.isin(test_y, minority)
     present = np.unique(test_y)
     results = {}
@@ -320,7 +331,9 @@ def headline(config, metrics):
                  "value": metrics["mean_ssim_real_pairs"], "notes": notes, "seeds": seeds})
     for tag, clf in metrics["classifiers"].items():
         if tag == "all":      # the natural imbalance, every class filled: the paper's overall accuracy
-            for name in ("plain", "mirror", "bagan"):
+            for name in ("plain", "mirror", "bagan", "copies"):
+                if name not in clf:       # evaluated before the copies arm existed
+                    continue
                 rows.append({"paper": "BAGAN", "metric": f"test accuracy, {name}, {ds}",
                              "paper_value": paper.get(f"accuracy_{name}"), "value": clf[name]["overall_accuracy"],
                              "notes": notes + ", small CNN", "seeds": seeds})
@@ -329,9 +342,11 @@ def headline(config, metrics):
                          "value": clf["bagan"]["overall_accuracy"] - clf["plain"]["overall_accuracy"],
                          "notes": notes + ", small CNN", "target": ">= 0", "seeds": seeds})
             continue
-        for name in ("plain", "mirror", "bagan"):
+        for name in ("plain", "mirror", "bagan", "copies"):
+            if name not in clf:
+                continue
             rows.append({"paper": "BAGAN", "metric": f"minority-class {tag} test accuracy, {name}, {ds}",
-                         "paper_value": PAPER_MNIST_95[f"minority_accuracy_{name}"] if mnist95 else None,
+                         "paper_value": PAPER_MNIST_95.get(f"minority_accuracy_{name}") if mnist95 else None,
                          "value": clf[name]["minority_accuracy"], "notes": notes + ", small CNN", "seeds": seeds})
         rows.append({"paper": "BAGAN", "metric": f"minority-class {tag} accuracy, BAGAN-rebalanced minus plain, {ds}",
                      "paper_value": (PAPER_MNIST_95["minority_accuracy_bagan"] - PAPER_MNIST_95["minority_accuracy_plain"])

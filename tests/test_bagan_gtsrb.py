@@ -115,7 +115,8 @@ def test_evaluate_on_gtsrb_writes_per_class_scores_classifiers_and_the_grid(gtsr
     assert 0 <= metrics["reference_classifier_test_accuracy"] <= 1
     clf = metrics["classifiers"]["all"]
     assert clf["plain"]["train_images"] == sum(COUNTS)
-    assert clf["mirror"]["train_images"] == clf["bagan"]["train_images"] == k * max(COUNTS)   # all filled
+    assert clf["mirror"]["train_images"] == clf["bagan"]["train_images"] == clf["copies"]["train_images"] \
+        == k * max(COUNTS)   # all filled
     scores = ("overall_accuracy", "minority_accuracy", "mean_class_accuracy")
     assert all(0 <= clf[name][score] <= 1 for name in clf for score in scores)
     assert (gtsrb_run / "rarest_classes.png").exists()

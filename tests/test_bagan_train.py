@@ -199,8 +199,8 @@ def test_evaluate_writes_metrics_and_headline(smoke_run, capsys):
     # progress: a line per finished class and per classifier, with the count and an ETA or total time
     out = capsys.readouterr().out
     assert re.search(r"^SSIM and accuracy: class 0: .* \[1/1, .+ in all\]$", out, re.M)
-    assert re.search(r"^classifier plain: minority .* \[1/3, ETA .+\]$", out, re.M)
-    assert re.search(r"^classifier bagan: minority .* \[3/3, .+ in all\]$", out, re.M)
+    assert re.search(r"^classifier plain: minority .* \[1/4, ETA .+\]$", out, re.M)
+    assert re.search(r"^classifier copies: minority .* \[4/4, .+ in all\]$", out, re.M)
     for name in ("metrics.json", "metrics.md", "headline.json"):
         assert (smoke_run / name).exists()
     row = metrics["per_class"]["0"]
@@ -208,11 +208,19 @@ def test_evaluate_writes_metrics_and_headline(smoke_run, capsys):
     assert -1 <= row["ssim_generated_pairs"] <= 1 and -1 <= row["ssim_nearest_real"] <= 1
     clf = metrics["classifiers"]["0"]
     assert clf["plain"]["train_images"] == 40
-    assert clf["mirror"]["train_images"] == clf["bagan"]["train_images"] == 48   # class 0 filled to 16
+    assert clf["mirror"]["train_images"] == clf["bagan"]["train_images"] == clf["copies"]["train_images"] == 48   # class 0 filled to 16
     assert metrics["sampler"]["vectorised_latents_per_s"] > 0
     assert set(metrics["training_throughput"]) == {"0_autoencoder", "0_gan"}
     headline = json.loads((smoke_run / "headline.json").read_text())
     assert all({"paper", "metric", "paper_value", "value", "notes"} <= set(r) for r in headline)
+
+
+def test_copies_fill_copies_the_class_images_unchanged():
+    from bagan.evaluate import copies_fill
+    img = np.arange(3 * 2 * 2 * 1).reshape(3, 2, 2, 1).astype(np.uint8)
+    out = copies_fill(img, 5, np.random.default_rng(0))
+    assert out.shape == (5, 2, 2, 1)
+    assert all(any(np.array_equal(o, i) for i in img) for o in out)
 
 
 def test_mirror_fill_flips_horizontally():

@@ -69,20 +69,20 @@ def parser():
     return p
 
 
+def copies_fill(images, n, rng):
+    """n copies of randomly chosen images (random oversampling: the no-generator baseline)."""
+    return images[rng.integers(0, len(images), n)]
+
+
 def mirror_fill(images, n, rng):
     """n horizontally mirrored copies of randomly chosen images (the paper's mirroring baseline)."""
-    return images[rng.integers(0, len(images), n)][:, :, ::-1]
+    return copies_fill(images, n, rng)[:, :, ::-1]
 
 
 def rarest_classes(labels, num_classes, n=RAREST):
     """The n classes with the fewest images (ties: the lower class), rarest first."""
     counts = np.bincount(labels, minlength=num_classes)
     return np.argsort(counts, kind="stable")[:min(n, num_classes)]
-
-
-def copies_fill(images, n, rng):
-    """n copies of randomly chosen images (random oversampling: the no-generator baseline)."""
-    return images[rng.integers(0, len(images), n)]
 
 
 def rebalance_classifiers(train_x, train_y, test_x, test_y, targets, minority, generator, num_classes,

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from common import cli
+
 
 def parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -33,8 +35,9 @@ def parser():
     return p
 
 
-def main():
-    args = parser().parse_args()
+@cli.main
+def main(argv=None):
+    args = parser().parse_args(argv)
     from bagan.run import load_data, training_subset
     from bagan.sampling import Discriminator, Generator, load_run
     from common import datasets
